@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from agents import services
+from agents.models import Agent
+from agents.naming import clean_display_name
+
+
+class AgentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Agent
+        fields = "__all__"
+
+    def clean_display_name(self) -> str:
+        return clean_display_name(self.cleaned_data["display_name"])
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    form = AgentAdminForm
+    list_display = ["name", "display_name", "status", "framework", "host", "created_at"]
+    list_filter = ["status", "framework"]
+    search_fields = ["name", "display_name", "host"]
+    readonly_fields = ["name", "status", "created_at", "updated_at"]
+    fields = [
+        "name", "display_name", "status", "host", "qmd_index", "color", "emoji",
+        "can_read_user_memory", "framework", "model", "created_at", "updated_at",
+    ]
+    actions = ["archive"]
+
+    def save_model(self, request: HttpRequest, obj: Agent, form, change: bool) -> None:
+        data = {name: form.cleaned_data[name] for name in form.changed_data}
+        if change:
+            services.agent_update(agent=obj, **data)
+        else:
+            created = services.agent_create(**form.cleaned_data)
+            obj.pk = created.pk
+            obj.refresh_from_db()
+
+    @admin.action(description="Archive selected agents", permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        with transaction.atomic():
+            count = 0
+            for agent in queryset.select_for_update():
+                services.agent_archive(agent=agent)
+                count += 1
+        self.message_user(request, f"Archived {count} agent(s).", messages.SUCCESS)

@@ -1,0 +1,56 @@
+"""Display names and the slugs derived from them."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+
+from django.core.exceptions import ValidationError
+
+from agents.models import DISPLAY_NAME_MAX_LENGTH, NAME_MAX_LENGTH
+
+# How many suffixes (-2 .. -N) are tried when a slug is taken.
+SLUG_MAX_SUFFIX = 99
+_SUFFIX_ROOM = len(f"-{SLUG_MAX_SUFFIX}")
+SLUG_FALLBACK = "agent"
+
+
+def clean_display_name(value: str) -> str:
+    """Return the trimmed display name, or raise ValidationError."""
+    if not isinstance(value, str):
+        raise ValidationError("The display name must be a string.", code="invalid")
+    value = value.strip()
+    if not value:
+        raise ValidationError("The display name may not be blank.", code="blank")
+    if len(value) > DISPLAY_NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"The display name may have at most {DISPLAY_NAME_MAX_LENGTH} characters.",
+            code="max_length",
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise ValidationError(
+            "The display name may not contain control characters.", code="invalid_display_name"
+        )
+    if not any(ch.isalnum() for ch in value):
+        raise ValidationError(
+            "The display name must contain a letter or a digit.", code="invalid_display_name"
+        )
+    return value
+
+
+def slug_base(display_name: str) -> str:
+    """Return a lowercase ASCII slug of `display_name`, safe in a container name."""
+    ascii_name = (
+        unicodedata.normalize("NFKD", display_name).encode("ascii", "ignore").decode("ascii")
+    )
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    slug = slug[: NAME_MAX_LENGTH - _SUFFIX_ROOM].rstrip("-")
+    return slug or SLUG_FALLBACK
+
+
+def slug_candidates(base: str) -> Iterator[str]:
+    """Yield `base`, then `base-2` ... `base-SLUG_MAX_SUFFIX`."""
+    yield base
+    for n in range(2, SLUG_MAX_SUFFIX + 1):
+        yield f"{base}-{n}"

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from agents.models import Agent
+from agents.naming import clean_display_name
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    """An agent; `name` (the slug) and `status` are read-only and derived."""
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id", "name", "display_name", "host", "qmd_index", "color", "emoji",
+            "can_read_user_memory", "framework", "model", "status",
+            "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "name", "status", "created_at", "updated_at"]
+
+    def to_internal_value(self, data: Any) -> Any:
+        # TinyAgentOS clients send only `name`: read it as the display name.
+        if (
+            self.instance is None
+            and isinstance(data, dict)
+            and "display_name" not in data
+            and "name" in data
+        ):
+            data = {**data, "display_name": data["name"]}
+        return super().to_internal_value(data)
+
+    def validate_display_name(self, value: str) -> str:
+        try:
+            return clean_display_name(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages[0], code=exc.error_list[0].code)

@@ -1,0 +1,22 @@
+"""gunicorn settings for the control plane; every value can come from the environment."""
+
+import multiprocessing
+import os
+
+wsgi_app = "tinyagentos_site.wsgi:application"
+bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
+workers = int(os.environ.get("TAOS_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
+# A request that runs longer than this has its worker killed and restarted; an
+# idempotent request's reservation rolls back with its connection.
+timeout = int(os.environ.get("TAOS_WORKER_TIMEOUT", "30"))
+graceful_timeout = int(os.environ.get("TAOS_GRACEFUL_TIMEOUT", "30"))
+keepalive = 5
+# Recycle workers now and then so that a slow leak cannot grow without bound.
+max_requests = int(os.environ.get("TAOS_MAX_REQUESTS", "2000"))
+max_requests_jitter = max_requests // 10
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("TAOS_GUNICORN_LOG_LEVEL", "info")
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+forwarded_allow_ips = os.environ.get("TAOS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+proc_name = "tinyagentos"

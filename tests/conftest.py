@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.live import LiveServer, live_database_env
+
+FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings) -> None:
+    # The real hasher costs ~0.4 s of CPU a login; tests only need it to work.
+    settings.PASSWORD_HASHERS = FAST_HASHERS
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    yield
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")  # django-redis: only this KEY_PREFIX's keys
+    else:
+        try:
+            cache.clear()
+        except Exception:  # the database cache has no table outside db tests
+            pass
+
+
+def basic_auth(username: str, password: str = PASSWORD) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def make_user(db) -> Callable[..., User]:
+    def make(username: str = "operator", *, perms: tuple[str, ...] = (),
+             superuser: bool = False) -> User:
+        if superuser:
+            return User.objects.create_superuser(username, "", PASSWORD)
+        user = User.objects.create_user(username, "", PASSWORD)
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+    return make
+
+
+@pytest.fixture
+def operator(make_user) -> User:
+    """A user with every permission on agents, but not a superuser."""
+    return make_user("operator", perms=(
+        "agents.view_agent", "agents.add_agent", "agents.change_agent", "agents.delete_agent",
+    ))
+
+
+@pytest.fixture
+def api(operator) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(operator)
+    return client
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def gunicorn_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveServer]]:
+    """Start real gunicorn masters against the test database; stop them after.
+
+    `start(workers=4, **env)` starts one master ("host"); call it twice for two
+    hosts sharing the database. Servers run with TAOS_TEST_HOOKS=1.
+    """
+    servers: list[LiveServer] = []
+    base_env = {**live_database_env(), "TAOS_TEST_HOOKS": "1"}
+
+    def start(workers: int = 4, timeout: int = 30, **env: str) -> LiveServer:
+        server = LiveServer(env={**base_env, **env}, workers=workers, timeout=timeout,
+                            log_path=tmp_path / f"gunicorn-{len(servers)}.log")
+        servers.append(server)
+        return server.start()
+
+    yield start
+    for server in servers:
+        server.stop()
+    connection.close()
+
+
+@pytest.fixture
+def gunicorn_server(gunicorn_factory) -> LiveServer:
+    """One gunicorn master with 4 workers."""
+    return gunicorn_factory(workers=4)

@@ -1,0 +1,39 @@
+"""Django's error handlers: problem details under /api/, the defaults elsewhere."""
+
+from __future__ import annotations
+
+import sys
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+from django.views import defaults
+
+from tinyagentos_site.errors import database_unavailable, problem
+from tinyagentos_site.middleware import is_api_request
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_request(request):
+        return problem(404, "not_found", "Not found.")
+    return defaults.page_not_found(request, exception)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_request(request):
+        return problem(400, "bad_request", "Bad request.")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if is_api_request(request):
+        return problem(403, "permission_denied", "You do not have permission to do this.")
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if is_api_request(request):
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            return database_unavailable()
+        return problem(500, "server_error", "Internal server error.")
+    return defaults.server_error(request)

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from tinyagentos_site.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/", include("agents.urls")),
+]
+
+handler400 = "tinyagentos_site.handlers.bad_request"
+handler403 = "tinyagentos_site.handlers.permission_denied"
+handler404 = "tinyagentos_site.handlers.not_found"
+handler500 = "tinyagentos_site.handlers.server_error"
