@@ -35,6 +35,9 @@ def _validate(agent: Agent, *, exclude: list[str] | None = None) -> None:
     agent.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
 
 
+# One transaction, but no savepoint of its own when nested (as under the
+# idempotency middleware): each slug attempt below takes one savepoint anyway.
+@transaction.atomic(savepoint=False)
 def agent_create(
     *,
     display_name: str,
