@@ -14,6 +14,8 @@ from agents.models import DISPLAY_NAME_MAX_LENGTH, NAME_MAX_LENGTH
 SLUG_MAX_SUFFIX = 99
 _SUFFIX_ROOM = len(f"-{SLUG_MAX_SUFFIX}")
 SLUG_FALLBACK = "agent"
+# Paths under /api/agents/ that are not agents: never given as a slug.
+RESERVED_SLUGS = frozenset({"deploy"})
 
 
 def clean_display_name(value: str) -> str:
@@ -50,7 +52,8 @@ def slug_base(display_name: str) -> str:
 
 
 def slug_candidates(base: str) -> Iterator[str]:
-    """Yield `base`, then `base-2` ... `base-SLUG_MAX_SUFFIX`."""
-    yield base
+    """Yield `base` (unless reserved), then `base-2` ... `base-SLUG_MAX_SUFFIX`."""
+    if base not in RESERVED_SLUGS:
+        yield base
     for n in range(2, SLUG_MAX_SUFFIX + 1):
         yield f"{base}-{n}"

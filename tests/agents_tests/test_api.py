@@ -290,3 +290,7 @@ def test_unhandled_error_under_api_is_json_500_without_traceback(api, monkeypatc
     assert response.status_code == 500
     assert response.json()["code"] == "server_error"
     assert "SELECT" not in response.content.decode()
+
+
+def test_reserved_path_names_are_never_slugs(api):
+    assert create(api, display_name="Deploy").json()["name"] == "deploy-2"
