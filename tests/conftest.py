@@ -22,6 +22,16 @@ def _fast_password_hasher(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _plain_static_storage(settings) -> None:
+    # The manifest storage needs `collectstatic` first; in-process tests render
+    # admin pages without it. Live gunicorn servers use the real storage.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     yield
     if hasattr(cache, "delete_pattern"):

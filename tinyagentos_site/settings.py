@@ -161,8 +161,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Tests render admin pages without running collectstatic first.
-WHITENOISE_MANIFEST_STRICT = False
 
 # Bodies above this answer 413 under /api/ (Django's own limit for forms).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("TAOS_MAX_BODY_BYTES", 1024 * 1024)
