@@ -20,3 +20,9 @@ loglevel = os.environ.get("TAOS_GUNICORN_LOG_LEVEL", "info")
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
 forwarded_allow_ips = os.environ.get("TAOS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 proc_name = "tinyagentos"
+# gunicorn's control socket defaults to one path per user, which several
+# masters on one machine (tests, "two hosts") would take from each other.
+if os.environ.get("TAOS_GUNICORN_CONTROL_SOCKET"):
+    control_socket = os.environ["TAOS_GUNICORN_CONTROL_SOCKET"]
+else:
+    control_socket_disable = True

@@ -88,15 +88,33 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> str:
+    """Run `collectstatic` once a session, so live servers serve a styled admin."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.live import ROOT
+
+    root = str(tmp_path_factory.mktemp("static"))
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=ROOT, env={**os.environ, "TAOS_STATIC_ROOT": root}, check=True, timeout=300,
+    )
+    return root
+
+
 @pytest.fixture
-def gunicorn_factory(transactional_db, tmp_path) -> Iterator[Callable[..., LiveServer]]:
+def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[Callable[..., LiveServer]]:
     """Start real gunicorn masters against the test database; stop them after.
 
     `start(workers=4, **env)` starts one master ("host"); call it twice for two
     hosts sharing the database. Servers run with TAOS_TEST_HOOKS=1.
     """
     servers: list[LiveServer] = []
-    base_env = {**live_database_env(), "TAOS_TEST_HOOKS": "1"}
+    base_env = {**live_database_env(), "TAOS_TEST_HOOKS": "1",
+                "TAOS_STATIC_ROOT": collected_static}
 
     def start(workers: int = 4, timeout: int = 30, **env: str) -> LiveServer:
         server = LiveServer(env={**base_env, **env}, workers=workers, timeout=timeout,
