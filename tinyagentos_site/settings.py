@@ -93,6 +93,8 @@ if DATABASE_URL:
     }
 else:
     SQLITE_PATH = Path(env_str("TAOS_SQLITE_PATH", str(VAR_DIR / "db.sqlite3")))
+    SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the test database lives here too
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
