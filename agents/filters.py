@@ -32,10 +32,12 @@ class StatusFilter(BaseFilterBackend):
         return queryset.filter(status__in=wanted)
 
     def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        choices = "|".join(Agent.Status.values)
         return [{
             "name": self.param,
             "required": False,
             "in": "query",
             "description": "Comma-separated statuses; archived agents are listed only when asked for.",
-            "schema": {"type": "string", "example": "running,deploying"},
+            "schema": {"type": "string", "example": "running,deploying",
+                       "pattern": f"^({choices})(,({choices}))*$"},
         }]

@@ -14,6 +14,8 @@ from agents.models import DISPLAY_NAME_MAX_LENGTH, NAME_MAX_LENGTH
 SLUG_MAX_SUFFIX = 99
 _SUFFIX_ROOM = len(f"-{SLUG_MAX_SUFFIX}")
 SLUG_FALLBACK = "agent"
+# The rule of clean_display_name as a regular expression, for the API schema.
+DISPLAY_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\W_][^\x00-\x1f\x7f-\x9f]*$"
 # Paths under /api/agents/ that are not agents: never given as a slug.
 RESERVED_SLUGS = frozenset({"deploy"})
 
@@ -30,7 +32,7 @@ def clean_display_name(value: str) -> str:
             f"The display name may have at most {DISPLAY_NAME_MAX_LENGTH} characters.",
             code="max_length",
         )
-    if any(unicodedata.category(ch).startswith("C") for ch in value):
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise ValidationError(
             "The display name may not contain control characters.", code="invalid_display_name"
         )

@@ -3,14 +3,26 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agents.models import Agent
-from agents.naming import clean_display_name
+from agents.models import DISPLAY_NAME_MAX_LENGTH, Agent
+from agents.naming import DISPLAY_NAME_PATTERN, clean_display_name
+
+
+@extend_schema_field({
+    "type": "string", "minLength": 1, "maxLength": DISPLAY_NAME_MAX_LENGTH,
+    "pattern": DISPLAY_NAME_PATTERN,
+    "description": "Trimmed; 1 to 64 characters with a letter or digit, no control characters.",
+})
+class DisplayNameField(serializers.CharField):
+    pass
 
 
 class AgentSerializer(serializers.ModelSerializer):
     """An agent; `name` (the slug) and `status` are read-only and derived."""
+
+    display_name = DisplayNameField(max_length=DISPLAY_NAME_MAX_LENGTH)
 
     class Meta:
         model = Agent

@@ -1,0 +1,51 @@
+"""Property-based API tests generated from the OpenAPI schema (schemathesis).
+
+Every operation of /api/schema/ is called in-process with generated input,
+valid and invalid, as a superuser. No answer may be a 5xx, and every answer
+must match the schema (status code, content type, body).
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+
+from tests.conftest import basic_auth
+from tinyagentos_site.wsgi import application
+
+MAX_EXAMPLES = 30
+
+SCHEMA = schemathesis.openapi.from_wsgi("/api/schema/", application)
+OPERATIONS = {
+    result.ok().label: result.ok() for result in SCHEMA.get_all_operations()
+}
+
+
+@pytest.fixture
+def keep_test_connection():
+    # As Django's test client does: the WSGI app must not close the test
+    # transaction's connection at the end of each request.
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("keep_test_connection")
+@pytest.mark.parametrize("label", sorted(OPERATIONS))
+def test_operation_conforms_to_its_schema(label, make_user):
+    make_user("schema-admin", superuser=True)
+    headers = {"Authorization": basic_auth("schema-admin")}
+
+    @given(case=OPERATIONS[label].as_strategy())
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    def run(case):
+        case.call_and_validate(headers=headers)
+
+    run()
