@@ -33,9 +33,11 @@ run: migrate
 
 ## test: run the test suite; honours DATABASE_URL and REDIS_URL.
 # Production settings require SECRET_KEY with DATABASE_URL; tests get a fixed
-# test-only one unless the caller sets their own.
+# test-only one unless the caller sets their own. Tests clear their cache keys,
+# so they use a prefix of their own.
 test: install-dev
 	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key-not-for-production-0123456789}" \
+	CACHE_KEY_PREFIX="$${TEST_CACHE_KEY_PREFIX:-taos-test}" \
 	  $(BIN)/pytest $(PYTEST_ARGS)
 
 check: install

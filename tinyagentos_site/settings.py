@@ -193,12 +193,18 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["tinyagentos_site.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["tinyagentos_site.throttling.PrincipalRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "tinyagentos_site.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "tinyagentos_site.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
+
+# Requests per principal (agent, user) and per anonymous address, counted in
+# the shared cache; "off" disables. See tinyagentos_site/throttling.py.
+TAOS_THROTTLE_USER = env_str("TAOS_THROTTLE_USER", "6000/min")
+TAOS_THROTTLE_ANON = env_str("TAOS_THROTTLE_ANON", "600/min")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TinyAgentOS control plane API",

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import pytest
+
+from tinyagentos_site.throttling import parse_rate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_parse_rate_reads_count_and_period():
+    assert parse_rate("100/min") == (100, 60)
+    assert parse_rate("5/s") == (5, 1)
+    assert parse_rate("off") is None
+    with pytest.raises(ValueError):
+        parse_rate("lots")
+
+
+def test_requests_over_the_rate_get_429_with_retry_after(api, settings):
+    settings.TAOS_THROTTLE_USER = "3/min"
+    statuses = [api.get("/api/agents/").status_code for _ in range(5)]
+    assert statuses == [200, 200, 200, 429, 429]
+    response = api.get("/api/agents/")
+    assert response.json()["code"] == "throttled"
+    assert 0 < int(response["Retry-After"]) <= 60
+
+
+def test_each_principal_has_its_own_count(api, make_user, settings):
+    from rest_framework.test import APIClient
+
+    settings.TAOS_THROTTLE_USER = "2/min"
+    other = APIClient()
+    other.force_authenticate(make_user("other", perms=("agents.view_agent",)))
+    assert [api.get("/api/agents/").status_code for _ in range(3)] == [200, 200, 429]
+    assert other.get("/api/agents/").status_code == 200
+
+
+def test_throttling_off_never_limits(api, settings):
+    settings.TAOS_THROTTLE_USER = "off"
+    assert all(api.get("/api/agents/").status_code == 200 for _ in range(20))
