@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -57,12 +58,16 @@ class PrivateRedis:
 
 
 class PrivatePostgres:
-    """A throwaway PostgreSQL cluster on a free port, owned by the postgres user."""
+    """A throwaway PostgreSQL cluster on a free port, owned by the postgres user.
 
-    def __init__(self, workdir: Path):
+    Its directory is made under the system temp dir, not pytest's (which is
+    private to root, where the postgres user cannot reach it).
+    """
+
+    def __init__(self):
         self.port = free_port()
-        self.datadir = workdir / "pgdata"
-        self.workdir = workdir
+        self.workdir = Path(tempfile.mkdtemp(prefix="taos-pg-"))
+        self.datadir = self.workdir / "pgdata"
 
     def _as_postgres(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         command = [str(a) for a in args]
@@ -75,7 +80,6 @@ class PrivatePostgres:
         return f"postgres://root@127.0.0.1:{self.port}/{dbname}"
 
     def start(self) -> PrivatePostgres:
-        self.workdir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             shutil.chown(self.workdir, "postgres")
         self._as_postgres(PG_BIN / "initdb", "-D", self.datadir, "-A", "trust",
@@ -101,3 +105,4 @@ class PrivatePostgres:
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             self._pg_ctl("stop")
+        shutil.rmtree(self.workdir, ignore_errors=True)
