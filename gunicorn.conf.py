@@ -26,3 +26,4 @@ if os.environ.get("TAOS_GUNICORN_CONTROL_SOCKET"):
     control_socket = os.environ["TAOS_GUNICORN_CONTROL_SOCKET"]
 else:
     control_socket_disable = True
+pidfile = os.environ.get("TAOS_PIDFILE") or None
