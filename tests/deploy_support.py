@@ -93,7 +93,8 @@ class TaskWorker:
         return self.process.wait(timeout=timeout)
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
