@@ -10,7 +10,7 @@ from django.core import checks
 from agents.deploy_backends import BACKENDS, BackendNotConfigured, get_backend
 
 
-@checks.register(checks.Tags.compatibility)
+@checks.register()
 def check_deploy_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     messages: list[checks.CheckMessage] = []
     try:
