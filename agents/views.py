@@ -60,9 +60,9 @@ class AgentViewSet(
         services.agent_archive(agent=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    # MERGE(idempotency): decorate with `@idempotent` (idempotency.decorators) here.
     @extend_schema(request=DeployRequestSerializer, responses={202: DeployResponseSerializer})
     @action(detail=False, methods=["post"], url_path="deploy")
+    # MERGE(idempotency): add `@idempotent` (from idempotency.decorators) on this line.
     def deploy(self, request: Request) -> Response:
         """Create an agent and deploy it in the background; 202 with its deploy task."""
         serializer = DeployRequestSerializer(data=request.data,
