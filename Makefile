@@ -25,11 +25,21 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 
-## run: set up the embedded default (SQLite under var/) and serve with gunicorn.
+## run: set up the embedded default (SQLite under var/) and serve with gunicorn,
+## with one task worker (deploy jobs) beside it, stopped when gunicorn stops.
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
-	exec $(BIN)/gunicorn -c gunicorn.conf.py
+	$(BIN)/python manage.py db_worker & worker=$$!; \
+	  $(BIN)/gunicorn -c gunicorn.conf.py & web=$$!; \
+	  trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
+	  wait $$web; status=$$?; \
+	  kill -TERM $$worker $$web 2>/dev/null; wait; exit $$status
+
+## worker: run one task worker alone (more workers, or workers on other hosts).
+.PHONY: worker
+worker: migrate
+	exec $(BIN)/python manage.py db_worker
 
 ## test: run the test suite; honours DATABASE_URL and REDIS_URL.
 # Production settings require SECRET_KEY with DATABASE_URL; tests get a fixed

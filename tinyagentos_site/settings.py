@@ -247,3 +247,31 @@ if TAOS_TEST_HOOKS:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
+
+# --- Deploy (agents: DeployTask, deploy job, backends) -----------------------
+
+# Django's Tasks API (the django-tasks backport on 5.2) with the database
+# backend: jobs are rows in the same database, claimed by `manage.py db_worker`
+# (SELECT ... FOR UPDATE SKIP LOCKED on PostgreSQL, an exclusive transaction
+# on SQLite), so any number of workers on any number of hosts can run.
+INSTALLED_APPS += ["django_tasks", "django_tasks_db"]
+TASKS = {
+    "default": {
+        "BACKEND": "django_tasks_db.DatabaseBackend",
+        "QUEUES": ["default"],
+    }
+}
+# "" (the embedded default): nothing deploys, deploy tasks end `skipped`.
+# "command": run DEPLOY_COMMAND (e.g. deploy/incus.sh) for each deploy.
+DEPLOY_BACKEND = env_str("DEPLOY_BACKEND", "")
+# The executable and its arguments, split like a shell would (no shell runs it).
+DEPLOY_COMMAND = env_str("DEPLOY_COMMAND", "")
+# Extra environment variables passed through to the command (comma-separated).
+DEPLOY_COMMAND_PASS_ENV = env_list("DEPLOY_COMMAND_PASS_ENV", [])
+# A command running longer than this is killed and its deploy fails.
+DEPLOY_TIMEOUT_SECONDS = env_int("DEPLOY_TIMEOUT_SECONDS", 600)
+# A running job writes a heartbeat this often...
+DEPLOY_HEARTBEAT_SECONDS = env_int("DEPLOY_HEARTBEAT_SECONDS", 5)
+# ...and a running deploy without one for this long is marked failed (its
+# worker died); a queued one never enqueued for this long, too.
+DEPLOY_STALE_SECONDS = env_int("DEPLOY_STALE_SECONDS", 120)

@@ -1,0 +1,137 @@
+"""Helpers for deploy tests: the recording deploy command, in-process and real task workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.live import ROOT, live_database_env
+
+DEPLOY_COMMAND_SCRIPT = Path(__file__).resolve().parent / "deploy_command.py"
+
+
+class DeployCommand:
+    """tests/deploy_command.py as a deploy command, recording into one file."""
+
+    def __init__(self, record_file: Path):
+        self.record_file = record_file
+
+    def command(self, *, exit: int = 0, sleep: float = 0, lines: int = 0,
+                print_token: bool = False) -> str:
+        argv = [sys.executable, str(DEPLOY_COMMAND_SCRIPT), str(self.record_file),
+                "--exit", str(exit), "--sleep", str(sleep), "--lines", str(lines)]
+        if print_token:
+            argv.append("--print-token")
+        return shlex.join(argv)
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.record_file.exists():
+            return []
+        return [json.loads(line) for line in self.record_file.read_text().splitlines()]
+
+    def starts(self) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r["event"] == "start"]
+
+    def ends(self) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r["event"] == "end"]
+
+
+def run_queued_jobs() -> int:
+    """Run every ready job of the database task backend in this process; return how many.
+
+    Uses django-tasks-db's own Worker.run_task (the code `db_worker` runs),
+    without its loop, which closes database connections between jobs.
+    """
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    worker = Worker(queue_names=["default"], interval=0, batch=True, backend_name="default",
+                    startup_delay=False, max_tasks=None, worker_id="pytest",
+                    excluded_queue_names=[])
+    ran = 0
+    while (result := DBTaskResult.objects.ready().first()) is not None:
+        result.claim(worker.worker_id)
+        worker.run_task(result)
+        ran += 1
+    return ran
+
+
+class TaskWorker:
+    """One real `manage.py db_worker` process against the test database."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()):
+        self.log_path = log_path
+        self.env = {**os.environ, **live_database_env(), **env}
+        if "DATABASE_URL" not in live_database_env():
+            self.env.pop("DATABASE_URL", None)
+        self.args = args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> TaskWorker:
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.deploy_worker", "db_worker", "--no-reload",
+             "--no-startup-delay", "--interval", "0.2", *self.args],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def wait(self, timeout: float) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self._log.close()
+
+
+def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purposes.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

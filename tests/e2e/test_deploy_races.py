@@ -1,0 +1,90 @@
+"""Same-key deploy requests racing through live gunicorn: one agent, one token, one run.
+
+Needs the idempotency app (issue 3) and tokens.services (issue 4), which are
+built on other branches; skipped until both are merged and the deploy view
+carries `@idempotent` (see the MERGE comment in agents/views.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from django.apps import apps
+
+from agents.models import Agent, DeployTask
+from tests import fake_tokens
+from tests.conftest import basic_auth
+from tests.deploy_support import DeployCommand, TaskWorker
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(
+        not (apps.is_installed("idempotency") and fake_tokens.real_tokens_available()),
+        reason="needs the idempotency app and tokens.services.token_issue/token_rotate "
+               "(issues 3 and 4, other branches; not merged yet)",
+    ),
+]
+
+REQUESTS = 16
+BODY = {"display_name": "Research Bot", "framework": "smolagents", "model": "qwen2.5:7b"}
+
+
+async def _deploy_many(url: str, n: int, headers: dict[str, str]) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        return await asyncio.gather(*(
+            client.post("/api/agents/deploy/", json=BODY, headers=headers) for _ in range(n)
+        ))
+
+
+def _idempotency_rows() -> str:
+    return "\n".join(
+        str(row)
+        for model in apps.get_app_config("idempotency").get_models()
+        for row in model.objects.values()
+    )
+
+
+def test_16_concurrent_same_key_deploys_make_one_agent_token_task_and_run(
+    gunicorn_factory, make_user, tmp_path
+):
+    from tokens.models import AgentToken
+
+    make_user("admin", superuser=True)
+    recorder = DeployCommand(tmp_path / "deploys.jsonl")
+    env = {"DEPLOY_BACKEND": "command", "DEPLOY_COMMAND": recorder.command()}
+    server = gunicorn_factory(workers=4, **env)
+    headers = {"Authorization": basic_auth("admin"), "Idempotency-Key": "deploy-research-bot-1"}
+
+    responses = asyncio.run(_deploy_many(server.url, REQUESTS, headers))
+    assert [r.status_code for r in responses] == [202] * REQUESTS, server.log_tail()
+    bodies = [r.json() for r in responses]
+    assert all(body == bodies[0] for body in bodies)
+    replayed = [r.headers.get("Idempotent-Replayed") == "true" for r in responses]
+    assert replayed.count(False) == 1
+    assert {r.headers["Location"] for r in responses} == {
+        "/api/agents/research-bot/deploy-status/"}
+
+    worker = TaskWorker(env=env, args=("--batch",), log_path=tmp_path / "worker.log").start()
+    try:
+        assert worker.wait(timeout=120) == 0, worker.log()
+    finally:
+        worker.stop()
+    later = asyncio.run(_deploy_many(server.url, 1, headers))[0]  # a retry after it all
+    assert later.status_code == 202
+    assert later.json() == bodies[0]
+
+    agent = Agent.objects.get()
+    assert agent.status == Agent.Status.RUNNING
+    assert DeployTask.objects.get().state == "succeeded"
+    assert AgentToken.objects.filter(agent=agent, revoked_at__isnull=True).count() == 1
+    [start] = recorder.starts()  # the command backend ran exactly once
+    secret = start["token"]
+    assert secret
+    seen = [
+        *(r.text + json.dumps(dict(r.headers)) for r in [*responses, later]),
+        server.log_tail(lines=10_000), worker.log(), _idempotency_rows(),
+    ]
+    assert not any(secret in text for text in seen)
