@@ -32,10 +32,11 @@ run: migrate
 	exec $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## test: run the test suite; honours DATABASE_URL and REDIS_URL.
-# Production settings require SECRET_KEY with DATABASE_URL; tests get a fixed
-# test-only one unless the caller sets their own.
+# Production settings require SECRET_KEY and TOKENS_PEPPER with DATABASE_URL;
+# tests get fixed test-only ones unless the caller sets their own.
 test: install-dev
 	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key-not-for-production-0123456789}" \
+	TOKENS_PEPPER="$${TOKENS_PEPPER:-test-only-tokens-pepper-not-for-production-0123}" \
 	  $(BIN)/pytest $(PYTEST_ARGS)
 
 check: install
