@@ -42,11 +42,12 @@ worker: migrate
 	exec $(BIN)/python manage.py db_worker
 
 ## test: run the test suite; honours DATABASE_URL and REDIS_URL.
-# Production settings require SECRET_KEY with DATABASE_URL; tests get a fixed
-# test-only one unless the caller sets their own. Tests clear their cache keys,
-# so they use a prefix of their own.
+# Production settings require SECRET_KEY and TOKENS_PEPPER with DATABASE_URL;
+# tests get fixed test-only ones unless the caller sets their own. Tests clear
+# their cache keys, so they use a prefix of their own.
 test: install-dev
 	SECRET_KEY="$${SECRET_KEY:-test-only-secret-key-not-for-production-0123456789}" \
+	TOKENS_PEPPER="$${TOKENS_PEPPER:-test-only-tokens-pepper-not-for-production-0123}" \
 	CACHE_KEY_PREFIX="$${TEST_CACHE_KEY_PREFIX:-taos-test}" \
 	  $(BIN)/pytest $(PYTEST_ARGS)
 

@@ -186,7 +186,11 @@ X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        # Basic first, so that anonymous API calls get 401 with a challenge.
+        # Bearer tokens first: a malformed one is refused before any query and
+        # never falls through to the session. Anonymous calls get 401 with a
+        # challenge naming Basic and Bearer.
+        "tokens.authentication.AgentTokenAuthentication",
+        "tokens.authentication.OperatorTokenAuthentication",
         "rest_framework.authentication.BasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -275,3 +279,14 @@ DEPLOY_HEARTBEAT_SECONDS = env_int("DEPLOY_HEARTBEAT_SECONDS", 5)
 # ...and a running deploy without one for this long is marked failed (its
 # worker died); a queued one never enqueued for this long, too.
 DEPLOY_STALE_SECONDS = env_int("DEPLOY_STALE_SECONDS", 120)
+
+# --- Tokens (tokens app) -----------------------------------------------------------
+
+# The key of the HMAC that stores token digests. Every host must share it, so
+# production (DATABASE_URL set) must set it; the embedded default keeps a
+# generated one under var/. Changing it invalidates every token.
+TOKENS_PEPPER = secret_from_env_or_file(
+    "TOKENS_PEPPER", VAR_DIR / "tokens_pepper", required=bool(DATABASE_URL)
+)
+# Lifetime of a new agent token in seconds; 0: agent tokens do not expire.
+TOKENS_AGENT_TOKEN_TTL_SECONDS = env_int("TOKENS_AGENT_TOKEN_TTL_SECONDS", 0)

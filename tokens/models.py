@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from agents.models import Agent
+from tokens.crypto import DIGEST_LENGTH, PREFIX_MAX_LENGTH
+
+REVOKE_REASON_MAX_LENGTH = 255
+OPERATOR_TOKEN_NAME_MAX_LENGTH = 64
+
+
+class TokenQuerySet(models.QuerySet):
+    def active(self) -> TokenQuerySet:
+        """Tokens not revoked (expired ones included: expiry is checked on use)."""
+        return self.filter(revoked_at__isnull=True)
+
+
+class BaseToken(models.Model):
+    """What agent and operator tokens share: a lookup prefix and a digest, never the secret."""
+
+    prefix = models.CharField(
+        max_length=PREFIX_MAX_LENGTH, editable=False,
+        help_text="The token's first characters; not secret, it finds the token.",
+    )
+    digest = models.CharField(max_length=DIGEST_LENGTH, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Written at most once a minute.",
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"
+
+    @property
+    def is_active(self) -> bool:
+        """Not revoked: what the one-active-token constraint counts (expired included)."""
+        return self.revoked_at is None
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+
+class AgentToken(BaseToken):
+    """An agent's API token. At most one is active (not revoked) per agent."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="tokens")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+", editable=False,
+    )
+    revoke_reason = models.CharField(
+        max_length=REVOKE_REASON_MAX_LENGTH, blank=True, default="", editable=False
+    )
+
+    class Meta(BaseToken.Meta):
+        verbose_name = "agent token"
+        constraints = [
+            models.UniqueConstraint(fields=["prefix"], name="uniq_agenttoken_prefix"),
+            models.UniqueConstraint(
+                fields=["agent"], condition=Q(revoked_at__isnull=True),
+                name="uniq_agent_active_token",
+            ),
+        ]
+
+
+class OperatorToken(BaseToken):
+    """A personal API token of a Django user; a user may hold several."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_tokens"
+    )
+    name = models.CharField(
+        max_length=OPERATOR_TOKEN_NAME_MAX_LENGTH,
+        help_text="What the token is for, e.g. the script that uses it.",
+    )
+
+    class Meta(BaseToken.Meta):
+        verbose_name = "operator token"
+        constraints = [
+            models.UniqueConstraint(fields=["prefix"], name="uniq_operatortoken_prefix"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

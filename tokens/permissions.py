@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from tinyagentos_site.permissions import ModelPermissions
+from tokens.authentication import AgentPrincipal
+
+
+class NotAnAgent(BasePermission):
+    """Refuse agent tokens (403); anyone else goes on to the next check."""
+
+    message = "An agent token cannot use operator endpoints."
+    code = "agent_token_forbidden"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return not isinstance(request.user, AgentPrincipal)
+
+
+class IsAgent(BasePermission):
+    """Allow only requests authenticated by an agent token."""
+
+    message = "This endpoint is for agents: authenticate with an agent token."
+    code = "agent_token_required"
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return isinstance(request.user, AgentPrincipal)
+
+
+class AgentTokenPermissions(ModelPermissions):
+    """Read: view; issue: add; revoke (DELETE, which keeps the row): change."""
+
+    perms_map = {
+        **ModelPermissions.perms_map,
+        "DELETE": ["%(app_label)s.change_%(model_name)s"],
+    }
+
+
+class AgentTokenRotatePermissions(ModelPermissions):
+    """Rotate revokes one token and issues another: add and change."""
+
+    perms_map = {
+        **ModelPermissions.perms_map,
+        "POST": ["%(app_label)s.add_%(model_name)s", "%(app_label)s.change_%(model_name)s"],
+    }

@@ -1,0 +1,234 @@
+"""Every write to a token goes through these functions.
+
+Lock order, everywhere: the agent row (`select_for_update()`) first, then its
+tokens. Locking only token rows is not enough on PostgreSQL READ COMMITTED:
+two issuers that both see "no active token" would both insert, and the loser
+would fail on the unique index. On SQLite the site's IMMEDIATE transactions
+serialise writers instead. Secrets are generated and hashed before the
+transaction opens, so that the lock is held only for the writes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from agents.models import Agent
+from tinyagentos_site.db import is_unique_violation
+from tokens import crypto
+from tokens.errors import AgentGone, TokenAlreadyActive
+from tokens.models import REVOKE_REASON_MAX_LENGTH, AgentToken, BaseToken, OperatorToken
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+logger = logging.getLogger(__name__)
+
+# A new lookup prefix collides with ~1 in 10**14 chance; retry that many times.
+PREFIX_ATTEMPTS = 3
+ROTATED_REASON = "rotated"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new agent token and its plaintext secret, which is shown once."""
+
+    token: AgentToken
+    secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class IssuedOperatorToken:
+    """A new operator token and its plaintext secret, which is shown once."""
+
+    token: OperatorToken
+    secret: str = field(repr=False)
+
+
+def _agent_expires_at(now: datetime) -> datetime | None:
+    ttl = settings.TOKENS_AGENT_TOKEN_TTL_SECONDS
+    return now + timedelta(seconds=ttl) if ttl > 0 else None
+
+
+def _lock_agent(agent: Agent) -> Agent:
+    """Lock `agent`'s row until the transaction ends; the first lock of every token write."""
+    try:
+        return Agent.objects.select_for_update().only("pk").get(pk=agent.pk)
+    except Agent.DoesNotExist:
+        raise AgentGone() from None
+
+
+def _is_active_token_violation(exc: IntegrityError) -> bool:
+    return is_unique_violation(
+        exc, constraint="uniq_agent_active_token", table="tokens_agenttoken", columns=["agent_id"]
+    )
+
+
+def _is_prefix_violation(exc: IntegrityError, model: type[BaseToken]) -> bool:
+    table = model._meta.db_table
+    return is_unique_violation(
+        exc, constraint=f"uniq_{model._meta.model_name}_prefix", table=table, columns=["prefix"]
+    )
+
+
+def _insert_agent_token(*, agent: Agent, new: crypto.NewSecret, actor: User | None,
+                        now: datetime) -> tuple[AgentToken, str]:
+    """Insert a token for the locked `agent`; return it with its secret.
+
+    A duplicate active token becomes TokenAlreadyActive. The agent lock makes
+    that impossible between our own services; the unique index is what holds
+    for every other writer.
+    """
+    for attempt in range(PREFIX_ATTEMPTS):
+        token = AgentToken(
+            agent=agent, prefix=new.prefix, digest=new.digest, created_at=now,
+            created_by=actor, expires_at=_agent_expires_at(now),
+        )
+        try:
+            with transaction.atomic():
+                token.save(force_insert=True)
+        except IntegrityError as exc:
+            if _is_active_token_violation(exc):
+                raise TokenAlreadyActive() from None
+            if _is_prefix_violation(exc, AgentToken) and attempt + 1 < PREFIX_ATTEMPTS:
+                new = crypto.generate(crypto.Kind.AGENT)
+                continue
+            raise
+        return token, new.secret
+    raise AssertionError("unreachable")
+
+
+def _has_active_token(agent: Agent) -> bool:
+    return AgentToken.objects.active().filter(agent=agent).exists()
+
+
+def token_issue(*, agent: Agent, actor: User | None = None) -> IssuedToken:
+    """Issue `agent`'s token; raise TokenAlreadyActive (409) if it has an active one."""
+    new = crypto.generate(crypto.Kind.AGENT)
+    with transaction.atomic():
+        locked = _lock_agent(agent)
+        if _has_active_token(locked):
+            raise TokenAlreadyActive()
+        token, secret = _insert_agent_token(
+            agent=agent, new=new, actor=actor, now=timezone.now()
+        )
+    logger.info("agent token %s issued for agent %s", token.prefix, agent.name)
+    return IssuedToken(token=token, secret=secret)
+
+
+def _revoke_active(*, agent: Agent, actor: User | None, reason: str, now: datetime,
+                   only: list[int] | None = None) -> int:
+    tokens = AgentToken.objects.active().filter(agent=agent)
+    if only is not None:
+        tokens = tokens.filter(pk__in=only)
+    return tokens.update(revoked_at=now, revoked_by=actor, revoke_reason=reason)
+
+
+def _check_reason(reason: str) -> None:
+    if len(reason) > REVOKE_REASON_MAX_LENGTH:
+        raise ValidationError(
+            {"reason": ValidationError(
+                f"Ensure this field has no more than {REVOKE_REASON_MAX_LENGTH} characters.",
+                code="max_length")}
+        )
+
+
+def token_rotate(*, agent: Agent, actor: User | None = None) -> IssuedToken:
+    """Revoke `agent`'s active token, if any, and issue a new one, in one transaction."""
+    new = crypto.generate(crypto.Kind.AGENT)
+    with transaction.atomic():
+        locked = _lock_agent(agent)
+        now = timezone.now()
+        _revoke_active(agent=locked, actor=actor, reason=ROTATED_REASON, now=now)
+        token, secret = _insert_agent_token(agent=agent, new=new, actor=actor, now=now)
+    logger.info("agent token of agent %s rotated to %s", agent.name, token.prefix)
+    return IssuedToken(token=token, secret=secret)
+
+
+def token_revoke(*, agent: Agent, actor: User | None = None, reason: str = "") -> int:
+    """Revoke `agent`'s active token; return how many were revoked (0 or 1). Idempotent."""
+    _check_reason(reason)
+    with transaction.atomic():
+        locked = _lock_agent(agent)
+        count = _revoke_active(agent=locked, actor=actor, reason=reason, now=timezone.now())
+    if count:
+        logger.info("agent token of agent %s revoked", agent.name)
+    return count
+
+
+def tokens_revoke_selected(*, tokens: list[AgentToken], actor: User | None = None,
+                           reason: str = "") -> int:
+    """Revoke exactly `tokens` where still active; return how many were revoked.
+
+    For the admin's "revoke selected" action: the agents are locked in primary
+    key order (so that two such calls cannot deadlock), and a token rotated
+    away meanwhile is not mistaken for its successor.
+    """
+    _check_reason(reason)
+    by_agent: dict[int, list[int]] = {}
+    for token in tokens:
+        by_agent.setdefault(token.agent_id, []).append(token.pk)
+    count = 0
+    with transaction.atomic():
+        now = timezone.now()
+        for agent_id in sorted(by_agent):
+            try:
+                locked = Agent.objects.select_for_update().only("pk").get(pk=agent_id)
+            except Agent.DoesNotExist:
+                continue
+            count += _revoke_active(agent=locked, actor=actor, reason=reason, now=now,
+                                    only=by_agent[agent_id])
+    return count
+
+
+def tokens_rotate_agents(*, agents: list[Agent], actor: User | None = None) -> list[IssuedToken]:
+    """Rotate the token of each of `agents` in one transaction, locking in key order."""
+    unique = sorted({agent.pk: agent for agent in agents}.values(), key=lambda a: a.pk)
+    news = [crypto.generate(crypto.Kind.AGENT) for _ in unique]
+    issued = []
+    with transaction.atomic():
+        now = timezone.now()
+        for agent, new in zip(unique, news):
+            locked = _lock_agent(agent)
+            _revoke_active(agent=locked, actor=actor, reason=ROTATED_REASON, now=now)
+            token, secret = _insert_agent_token(agent=agent, new=new, actor=actor, now=now)
+            issued.append(IssuedToken(token=token, secret=secret))
+    return issued
+
+
+# --- operator tokens -----------------------------------------------------------
+
+def operator_token_create(*, user: User, name: str, expires_at: datetime | None = None
+                          ) -> IssuedOperatorToken:
+    """Create a personal API token for `user`; the secret is returned once."""
+    new = crypto.generate(crypto.Kind.OPERATOR)
+    for attempt in range(PREFIX_ATTEMPTS):
+        token = OperatorToken(user=user, name=name, prefix=new.prefix, digest=new.digest,
+                              expires_at=expires_at)
+        token.full_clean(exclude=["user"], validate_unique=False, validate_constraints=False)
+        try:
+            with transaction.atomic():
+                token.save(force_insert=True)
+        except IntegrityError as exc:
+            if _is_prefix_violation(exc, OperatorToken) and attempt + 1 < PREFIX_ATTEMPTS:
+                new = crypto.generate(crypto.Kind.OPERATOR)
+                continue
+            raise
+        logger.info("operator token %s created for user %s", token.prefix, user.get_username())
+        return IssuedOperatorToken(token=token, secret=new.secret)
+    raise AssertionError("unreachable")
+
+
+def operator_token_revoke(*, token: OperatorToken) -> bool:
+    """Revoke `token`; return whether it was active. Idempotent."""
+    count = OperatorToken.objects.active().filter(pk=token.pk).update(revoked_at=timezone.now())
+    if count:
+        logger.info("operator token %s revoked", token.prefix)
+    return bool(count)
