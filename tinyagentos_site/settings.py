@@ -206,9 +206,10 @@ REST_FRAMEWORK = {
 }
 
 # Requests per principal (agent, user) and per anonymous address, counted in
-# the shared cache; "off" disables. See tinyagentos_site/throttling.py.
-TAOS_THROTTLE_USER = env_str("TAOS_THROTTLE_USER", "6000/min")
-TAOS_THROTTLE_ANON = env_str("TAOS_THROTTLE_ANON", "600/min")
+# the shared cache; "off" disables. See tinyagentos_site/throttling.py. Off by
+# default without Redis: on the database cache every count is a write.
+TAOS_THROTTLE_USER = env_str("TAOS_THROTTLE_USER", "6000/min" if REDIS_URL else "off")
+TAOS_THROTTLE_ANON = env_str("TAOS_THROTTLE_ANON", "600/min" if REDIS_URL else "off")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TinyAgentOS control plane API",
