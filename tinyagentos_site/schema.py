@@ -34,14 +34,49 @@ COMMON_PROBLEMS = {
 }
 
 
+# DRF's CharField refuses NUL characters in every string it parses, and trims
+# whitespace before it checks that a required string is not blank.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+NOT_BLANK_PATTERN = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+
+
+def _describe_strings(schema: dict[str, Any]) -> None:
+    required = set(schema.get("required", []))
+    for name, prop in schema.get("properties", {}).items():
+        if prop.get("type") == "string" and not {"pattern", "enum", "format"} & prop.keys() \
+                and not prop.get("readOnly"):
+            blankable = name not in required or not prop.get("minLength")
+            prop["pattern"] = NO_NUL_PATTERN if blankable else NOT_BLANK_PATTERN
+        _describe_strings(prop)
+
+
+def _slug_pattern() -> str:
+    from agents.naming import RESERVED_SLUGS
+
+    reserved = "|".join(sorted(RESERVED_SLUGS))
+    return f"^(?!({reserved})$)[a-z0-9]+(-[a-z0-9]+)*$"
+
+
 def add_problem_responses(result: dict[str, Any], generator: Any, request: Any,
                           public: bool) -> dict[str, Any]:
-    """Add the Problem schema and the common error responses to every operation."""
+    """Document what every operation may answer and what its inputs really accept.
+
+    Adds the Problem schema and the common error responses to every operation,
+    the agent slug's pattern to `{slug}` path parameters, and "no NUL" to
+    request strings (DRF refuses NUL in any CharField, and blank required ones).
+    """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    for name, component in schemas.items():
+        if name.endswith("Request"):
+            _describe_strings(component)
     schemas["Problem"] = PROBLEM_SCHEMA
     ref = {"$ref": "#/components/schemas/Problem"}
+    slug_pattern = _slug_pattern()
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path" and parameter.get("name") == "slug":
+                    parameter.setdefault("schema", {})["pattern"] = slug_pattern
             responses = operation.setdefault("responses", {})
             for status, description in COMMON_PROBLEMS.items():
                 responses.setdefault(status, {
