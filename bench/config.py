@@ -19,7 +19,7 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 @dataclass(frozen=True)
 class RunConfig:
     rounds: int = 8
-    requests: int = 300           # per scenario per round
+    requests: int = 200           # per scenario per round
     concurrency: int = 8          # requests in flight
     warmup: int = 40              # unrecorded requests per scenario before round 1
     workers: int = 4              # gunicorn workers

@@ -130,7 +130,8 @@ class BenchDatabase:
                     # Bounds as literals and no parameters: psycopg then sends
                     # the expressions as they are ('%' is the modulo operator).
                     statement = sql.SQL(
-                        "INSERT INTO {} ({}) SELECT {} FROM generate_series({}::bigint, {}::bigint) AS g(i)"
+                        "INSERT INTO {} ({}) SELECT {} "
+                        "FROM generate_series({}::bigint, {}::bigint) AS g(i)"
                     ).format(
                         sql.Identifier(table),
                         sql.SQL(", ").join(map(sql.Identifier, names)),

@@ -158,7 +158,8 @@ def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
         describe["database"] = f"SQLite file {path}"
     if engine.cache == "redis":
         env["REDIS_URL"] = config.redis_url
-        describe["cache"] = f"Redis {config.as_dict()['redis_url']} (key prefix {env['CACHE_KEY_PREFIX']})"
+        redis_url = config.as_dict()["redis_url"]  # without a password
+        describe["cache"] = f"Redis {redis_url} (key prefix {env['CACHE_KEY_PREFIX']})"
     else:
         describe["cache"] = "database cache"
     operator = Operator(username="bench-operator", password=secrets.token_urlsafe(24))

@@ -122,3 +122,32 @@ async def drive(send: Send, *, load: Load, stop: asyncio.Event | None = None) ->
     await asyncio.gather(*(worker() for _ in range(load.concurrency)))
     samples.elapsed = time.perf_counter() - started
     return samples
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One request of a burst: its response (None on a transport error) and latency."""
+
+    response: httpx.Response | None
+    latency: float
+
+    @property
+    def status(self) -> int:
+        return self.response.status_code if self.response is not None else TRANSPORT_ERROR
+
+
+async def burst(send: Send, n: int) -> list[Answer]:
+    """Send `n` requests at once (no bound) and return every answer, in index order.
+
+    For the "N concurrent requests" measures: all N are in flight together,
+    as far as the client's connection pool allows (give it N connections).
+    """
+    async def one(index: int) -> Answer:
+        t0 = time.perf_counter()
+        try:
+            response = await send(index)
+        except httpx.TransportError:
+            response = None
+        return Answer(response, time.perf_counter() - t0)
+
+    return list(await asyncio.gather(*(one(i) for i in range(n))))

@@ -17,7 +17,8 @@ def write_plot(engines: list[EngineResult], path: Path) -> bool:
     matplotlib.use("Agg")  # no display: write files only
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(2, len(shown), figsize=(6.5 * len(shown), 8.5), squeeze=False)
+    figure, axes = plt.subplots(2, len(shown), figsize=(6.5 * len(shown), 8.5), squeeze=False,
+                               sharey="row")  # one scale per row: engines compare at a glance
     for column, engine in enumerate(shown):
         scenarios = [s for s in engine.scenarios.values() if s.rounds]
         names = [s.scenario.name for s in scenarios]
@@ -41,7 +42,7 @@ def write_plot(engines: list[EngineResult], path: Path) -> bool:
         bottom.set_title(f"{engine.title}: latency")
         bottom.set_ylabel("ms")
         bottom.set_xticks(positions, names, rotation=20, ha="right")
-        bottom.legend()
+        bottom.legend(loc="upper left", fontsize="small")
         bottom.grid(axis="y", alpha=0.3)
     figure.tight_layout()
     figure.savefig(path, dpi=110)

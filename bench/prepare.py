@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     apps = sorted(set(permissions.values_list("content_type__app_label", flat=True)))
     print(json.dumps({
         "user_id": user.pk,
-        "summary": f"migrated, static collected; operator {args.username!r} (staff, {permissions.count()} "
-                   f"permissions on {', '.join(apps)})",
+        "summary": f"migrated, static collected; operator {args.username!r} "
+                   f"(staff, {permissions.count()} permissions on {', '.join(apps)})",
     }))
     return 0
 

@@ -46,7 +46,8 @@ def table_rows(engine: EngineResult) -> list[tuple[str, ...]]:
         if not scenario.rounds:
             continue
         spread = scenario.throughput
-        notes = f"{fmt(spread.min)}–{fmt(spread.max)} req/s over {spread.n} rounds"
+        notes = (f"{fmt(spread.min)}–{fmt(spread.max)} req/s over {spread.n} rounds; "
+                 f"server CPU {fmt(scenario.server_cpu_ms.median)} ms/req")
         if scenario.unexpected:
             notes += f"; {scenario.unexpected} unexpected statuses {dict(scenario.statuses)}"
         rows.append((
@@ -62,8 +63,11 @@ def table_rows(engine: EngineResult) -> list[tuple[str, ...]]:
                      f"{fmt(spread.max)}, {spread.n} rounds")
         else:
             notes = "no rounds"
-        if compared.comparison.note:
-            notes += f"; {compared.comparison.note}"
+        c = compared.comparison
+        if c.metric == "throughput" and compared.cpu_spread.n:
+            notes += f"; server CPU/req {c.b}/{c.a} {fmt(compared.cpu_spread.median)}"
+        if c.note:
+            notes += f"; {c.note}"
         rows.append((
             engine.name, compared.comparison.title, compared.measure, fmt(spread.median), notes,
             _target_text(compared.target), compared.verdict or NO_VALUE,

@@ -38,14 +38,17 @@ class RoundResult:
     p99_ms: float
     statuses: dict[str, int]
     unexpected: int
+    server_cpu_ms: float = math.nan  # gunicorn CPU time per request
 
     @classmethod
-    def of(cls, samples: Samples, expect: frozenset[int]) -> RoundResult:
+    def of(cls, samples: Samples, expect: frozenset[int], *,
+           server_cpu_seconds: float = math.nan) -> RoundResult:
         return cls(
             requests=samples.count, seconds=samples.elapsed, throughput=samples.throughput,
             p50_ms=samples.latency_ms(50), p95_ms=samples.latency_ms(95),
             p99_ms=samples.latency_ms(99), statuses=samples.status_counts(),
             unexpected=samples.unexpected(expect),
+            server_cpu_ms=server_cpu_seconds * 1000.0 / samples.count if samples.count else math.nan,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -54,6 +57,7 @@ class RoundResult:
             "throughput_rps": round(self.throughput, 2), "p50_ms": _num(round(self.p50_ms, 3)),
             "p95_ms": _num(round(self.p95_ms, 3)), "p99_ms": _num(round(self.p99_ms, 3)),
             "statuses": self.statuses, "unexpected": self.unexpected,
+            "server_cpu_ms_per_request": _num(round(self.server_cpu_ms, 3)),
         }
 
 
@@ -64,8 +68,9 @@ class ScenarioResult:
     latencies: list[float] = field(default_factory=list)  # every recorded request, seconds
     statuses: Counter = field(default_factory=Counter)
 
-    def add(self, samples: Samples) -> RoundResult:
-        result = RoundResult.of(samples, self.scenario.expect)
+    def add(self, samples: Samples, *, server_cpu_seconds: float = math.nan) -> RoundResult:
+        result = RoundResult.of(samples, self.scenario.expect,
+                                server_cpu_seconds=server_cpu_seconds)
         self.rounds.append(result)
         self.latencies.extend(samples.latencies)
         self.statuses.update(samples.statuses)
@@ -79,6 +84,11 @@ class ScenarioResult:
     def latency_ms(self, q: float) -> float:
         """The q-th percentile of every recorded request of every round."""
         return percentile(self.latencies, q) * 1000.0
+
+    @property
+    def server_cpu_ms(self) -> Spread:
+        """gunicorn CPU ms per request: the median round and the spread of the rounds."""
+        return Spread.of([r.server_cpu_ms for r in self.rounds if not math.isnan(r.server_cpu_ms)])
 
     @property
     def unexpected(self) -> int:
@@ -96,6 +106,7 @@ class ScenarioResult:
             },
             "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
             "unexpected": self.unexpected,
+            "server_cpu_ms_per_request": {k: _num(v) for k, v in self.server_cpu_ms.as_dict().items()},
             "rounds": [r.as_dict() for r in self.rounds],
         }
 
@@ -105,6 +116,9 @@ class ComparisonResult:
     comparison: Comparison
     target: Target | None
     ratios: list[float] = field(default_factory=list)
+    # Server CPU per request, B / A: a throughput ratio's noise-resistant
+    # companion (equal to it when the server's CPU is the bottleneck).
+    cpu_ratios: list[float] = field(default_factory=list)
     unexpected: int = 0
 
     def add_round(self, a: RoundResult, b: RoundResult) -> None:
@@ -112,7 +126,12 @@ class ComparisonResult:
             self.ratios.append(ratio(a.throughput, b.throughput))
         else:
             self.ratios.append(ratio(a.p50_ms, b.p50_ms))
+        self.cpu_ratios.append(ratio(b.server_cpu_ms, a.server_cpu_ms))
         self.unexpected += a.unexpected + b.unexpected
+
+    @property
+    def cpu_spread(self) -> Spread:
+        return Spread.of([r for r in self.cpu_ratios if not math.isnan(r)])
 
     @property
     def spread(self) -> Spread:
@@ -141,6 +160,8 @@ class ComparisonResult:
             "ratios": [_num(round(r, 4)) if not math.isnan(r) else None for r in self.ratios],
             "median": _num(self.spread.median),
             "spread": {k: _num(v) for k, v in self.spread.as_dict().items()},
+            "server_cpu_per_request_ratio_b_over_a": {
+                k: _num(v) for k, v in self.cpu_spread.as_dict().items()},
             "target": self.target.as_dict() if self.target else None,
             "verdict": self.verdict, "unexpected": self.unexpected,
         }
@@ -192,6 +213,8 @@ class EngineResult:
     comparisons: dict[str, ComparisonResult] = field(default_factory=dict)
     specials: dict[str, SpecialResult] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # items that failed, with why
+    timings: dict[str, float] = field(default_factory=dict)  # wall seconds per item
+    load_average: dict[str, list[float]] = field(default_factory=dict)  # noise from others
     seconds: float = 0.0
 
     def measure_results(self, row: MeasureRow) -> MeasureResult:
@@ -202,6 +225,8 @@ class EngineResult:
             "engine": self.name, "title": self.title, "tags": list(self.tags),
             "setup": self.describe, "auth": self.auth, "gunicorn_workers": self.workers,
             "test_hooks": self.test_hooks, "seconds": round(self.seconds, 1),
+            "item_seconds": {k: round(v, 1) for k, v in self.timings.items()},
+            "load_average": self.load_average,
             "scenarios": {k: v.as_dict() for k, v in self.scenarios.items()},
             "comparisons": {k: v.as_dict() for k, v in self.comparisons.items()},
             "specials": {k: v.as_dict() for k, v in self.specials.items()},

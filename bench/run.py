@@ -30,7 +30,7 @@ from bench.auth import AUTH_METHODS
 from bench.config import RunConfig
 from bench.engines import ENGINES
 from bench.registry import REGISTRY
-from bench.report import markdown_table, results_document, write_json
+from bench.report import results_document, write_json
 from bench.results import EngineResult
 from bench.runner import run_engine
 

@@ -9,17 +9,16 @@ the run ends (error, Ctrl-C, SIGTERM).
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from pathlib import Path
 
-from bench.auth import authenticate
 from bench.config import RunConfig
-from bench.engines import Engine, provision
+from bench.engines import Engine
 from bench.registry import Plan, Scenario, target_for
 from bench.results import ComparisonResult, EngineResult, ScenarioResult, SpecialResult
-from bench.server import GunicornServer
-from bench.site import Site
+from bench.site import Site, open_site
 
 
 def _log(message: str) -> None:
@@ -40,9 +39,10 @@ async def _warm_up(site: Site, scenario: Scenario) -> None:
 
 async def _run_round(site: Site, result: ScenarioResult) -> None:
     scenario = result.scenario
+    cpu_before = site.server.cpu_seconds()
     samples = await scenario.run(site, site.state.get(scenario.name),
                                  site.load(requests=site.config.requests))
-    result.add(samples)
+    result.add(samples, server_cpu_seconds=site.server.cpu_seconds() - cpu_before)
 
 
 async def run_engine(engine: Engine, plan: Plan, *, config: RunConfig, run_id: str,
@@ -51,30 +51,24 @@ async def run_engine(engine: Engine, plan: Plan, *, config: RunConfig, run_id: s
     result = EngineResult(name=engine.name, title=engine.title, tags=engine.tags,
                           auth=config.auth, workers=config.workers, test_hooks=test_hooks)
     started = time.perf_counter()
+    result.load_average["start"] = [round(x, 2) for x in os.getloadavg()]
     _log(f"[{engine.name}] preparing a fresh database")
-    with provision(engine, config=config, workdir=workdir, run_id=run_id,
-                   test_hooks=test_hooks) as provisioned:
-        result.describe = provisioned.describe
-        server = GunicornServer(env=provisioned.env, workers=config.workers,
-                                log_path=workdir / "gunicorn.log")
-        try:
-            server.start()
-            result.describe["server"] = (
-                f"gunicorn {config.workers} sync workers, master pid {server.pid}"
-            )
-            _log(f"[{engine.name}] gunicorn up at {server.url} (pid {server.pid})")
-            credentials = await authenticate(config.auth, server.url, provisioned.operator)
-            site = Site(engine=engine, url=server.url, env=provisioned.env,
-                        database=provisioned.database, operator=provisioned.operator,
-                        credentials=credentials, config=config, workdir=workdir, run_id=run_id)
-            await _run_plan(site, plan, result)
-        except Exception as exc:
-            result.errors.append(f"engine {engine.name}: {_brief_error(exc)}\n{server.log_tail(15)}")
-            _log(f"[{engine.name}] FAILED: {_brief_error(exc)}")
-        finally:
-            server.stop()
+    try:
+        async with open_site(engine, config=config, workdir=workdir, run_id=run_id,
+                             test_hooks=test_hooks) as site:
+            result.describe = site.describe
+            _log(f"[{engine.name}] gunicorn up at {site.url} (pid {site.server.pid})")
+            try:
+                await _run_plan(site, plan, result)
+            except Exception as exc:
+                raise RuntimeError(f"{_brief_error(exc)}\n{site.server.log_tail(15)}") from exc
+    except Exception as exc:
+        result.errors.append(f"engine {engine.name}: {_brief_error(exc)}")
+        _log(f"[{engine.name}] FAILED: {_brief_error(exc)}")
     result.seconds = time.perf_counter() - started
-    _log(f"[{engine.name}] done in {result.seconds:.0f} s")
+    result.load_average["end"] = [round(x, 2) for x in os.getloadavg()]
+    _log(f"[{engine.name}] done in {result.seconds:.0f} s "
+         f"(load average {result.load_average['start'][0]} -> {result.load_average['end'][0]})")
     return result
 
 
@@ -101,7 +95,8 @@ async def _run_plan(site: Site, plan: Plan, result: EngineResult) -> None:
                 await _run_round(site, result.scenarios[scenario.name])
         except Exception as exc:
             result.errors.append(f"scenario {scenario.name}: {_brief_error(exc)}")
-        _log(f"[{engine}] {scenario.name}: {time.perf_counter() - item_started:.1f} s")
+        result.timings[scenario.name] = time.perf_counter() - item_started
+        _log(f"[{engine}] {scenario.name}: {result.timings[scenario.name]:.1f} s")
 
     for comparison in plan.comparisons:
         compared = ComparisonResult(comparison, target_for(comparison.target, site.engine.tags))
@@ -120,7 +115,8 @@ async def _run_plan(site: Site, plan: Plan, result: EngineResult) -> None:
                 compared.add_round(a.rounds[-1], b.rounds[-1])
         except Exception as exc:
             result.errors.append(f"comparison {comparison.name}: {_brief_error(exc)}")
-        _log(f"[{engine}] {comparison.name}: {time.perf_counter() - item_started:.1f} s")
+        result.timings[comparison.name] = time.perf_counter() - item_started
+        _log(f"[{engine}] {comparison.name}: {result.timings[comparison.name]:.1f} s")
 
     for special in plan.specials:
         title = special.title.replace("{big_rows}", f"{site.config.big_rows:,}")
@@ -133,5 +129,5 @@ async def _run_plan(site: Site, plan: Plan, result: EngineResult) -> None:
         except Exception as exc:
             outcome.error = _brief_error(exc)
             result.errors.append(f"special {special.name}: {outcome.error}")
-        outcome.seconds = time.perf_counter() - item_started
+        outcome.seconds = result.timings[special.name] = time.perf_counter() - item_started
         _log(f"[{engine}] {special.name}: {outcome.seconds:.1f} s")

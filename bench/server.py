@@ -36,6 +36,17 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time `pid` has used so far (0 if it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    # Fields after the parenthesised command name; utime and stime are 14 and 15.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _is_gunicorn(pid: int) -> bool:
     """Whether `pid` still names a gunicorn process (not a recycled PID)."""
     try:
@@ -80,6 +91,17 @@ class GunicornServer:
         pids = _children(self.process.pid) if self.process else []
         self._worker_pids.update(pids)
         return pids
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time the master and its workers have used so far.
+
+        Unlike throughput, CPU time per request hardly moves when other
+        processes compete for the cores, so it is reported beside it. The
+        database and Redis servers are not included.
+        """
+        if self.process is None:
+            return 0.0
+        return sum(_cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS

@@ -98,3 +98,27 @@ def test_load_needs_exactly_one_bound():
         Load(concurrency=1)
     with pytest.raises(ValueError):
         Load(concurrency=1, requests=1, duration=1.0)
+
+
+def test_burst_has_all_requests_in_flight_at_once_and_keeps_their_order():
+    from bench.load import burst
+
+    in_flight = 0
+    peak = 0
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        return httpx.Response(201, json={"i": int(request.url.params["i"])})
+
+    async def main():
+        async with _client(handler) as client:
+            return await burst(lambda i: client.post("/", params={"i": i}), 16)
+
+    answers = asyncio.run(main())
+    assert peak == 16
+    assert [a.response.json()["i"] for a in answers] == list(range(16))
+    assert all(a.status == 201 and a.latency > 0 for a in answers)

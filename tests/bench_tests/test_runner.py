@@ -63,6 +63,7 @@ def test_each_scenario_has_every_round_with_real_numbers(engine, name, status):
         assert one["statuses"] == {status: SMOKE_REQUESTS}
         assert one["throughput_rps"] > 0
         assert 0 < one["p50_ms"] <= one["p95_ms"] <= one["p99_ms"]
+        assert one["server_cpu_ms_per_request"] > 0
     assert scenario["statuses"] == {status: SMOKE_ROUNDS * SMOKE_REQUESTS}
     latency = scenario["latency_ms"]
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
@@ -79,6 +80,10 @@ def test_the_comparison_ratio_is_the_median_of_per_round_throughput_ratios(engin
     assert compared["median"] == pytest.approx(statistics.median(expected), rel=1e-3)
     assert compared["spread"]["min"] <= compared["median"] <= compared["spread"]["max"]
     assert compared["target"] is None and compared["verdict"] is None
+    cpu = [r["server_cpu_ms_per_request"] / c["server_cpu_ms_per_request"]
+           for c, r in zip(create, read)]
+    assert compared["server_cpu_per_request_ratio_b_over_a"]["median"] == pytest.approx(
+        statistics.median(cpu), rel=1e-2)
 
 
 def test_the_purge_measure_times_its_statements_and_empties_the_table(engine):
