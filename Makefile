@@ -56,3 +56,14 @@ check: install
 
 clean:
 	rm -rf $(VENV) var
+
+## bench: run the benchmark on PostgreSQL + Redis and on SQLite (docs/bench.md).
+# Flags go through BENCH_ARGS, e.g. make bench BENCH_ARGS="--smoke --engines sqlite".
+.PHONY: bench
+BENCH_ARGS ?=
+$(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run $(BENCH_ARGS)

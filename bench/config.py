@@ -1,0 +1,59 @@
+"""The knobs of one benchmark run, with the defaults `make bench` uses."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+
+DEFAULT_ENGINES = ("postgres-redis", "sqlite")
+# The runner drops and recreates this database: its name must contain "bench".
+DEFAULT_PG_URL = "postgres://root@127.0.0.1:5432/taos_bench_run"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    rounds: int = 8
+    requests: int = 200           # per scenario per round
+    concurrency: int = 8          # requests in flight
+    warmup: int = 40              # unrecorded requests per scenario before round 1
+    workers: int = 4              # gunicorn workers
+    big_rows: int = 1_000_000     # size of the bulk-loaded tables of big-table measures
+    engines: tuple[str, ...] = DEFAULT_ENGINES
+    only: tuple[str, ...] = ()
+    auth: str = "session"
+    test_hooks: bool | None = None  # None: on only if a selected item needs them
+    pg_url: str = field(default_factory=lambda: os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL))
+    redis_url: str = field(default_factory=lambda: (
+        os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
+    ))
+    out_dir: Path = BENCH_DIR
+    plot: bool = True
+    keep: bool = False            # keep the bench databases and logs for a look afterwards
+    smoke: bool = False
+
+    def smoke_sized(self) -> RunConfig:
+        """Return this config shrunk to a quick check that everything runs."""
+        return replace(self, rounds=2, requests=20, concurrency=4, warmup=4,
+                       big_rows=2_000, smoke=True)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out_dir"] = str(self.out_dir)
+        data["pg_url"] = _without_password(self.pg_url)
+        data["redis_url"] = _without_password(self.redis_url)
+        return data
+
+
+def _without_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    credentials, at, host = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}{at}{host}"

@@ -1,0 +1,183 @@
+"""The storage set-ups the bench runs the site on, each on a fresh database.
+
+`provision()` creates the engine's bench database (a PostgreSQL database the
+runner creates and drops, or a SQLite file in a temporary directory),
+migrates it, creates the operator user, and yields the environment that
+points a gunicorn master at it; on exit it drops what it made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import psycopg
+from psycopg import sql
+
+from bench.config import ROOT, RunConfig
+from bench.dbtools import BenchDatabase
+
+PREPARE_TIMEOUT_SECONDS = 300
+
+# Settings the runner decides per engine; never inherited from the caller's shell.
+_ENGINE_VARIABLES = (
+    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TAOS_SQLITE_PATH", "TAOS_VAR_DIR",
+    "TAOS_STATIC_ROOT", "TAOS_TEST_HOOKS", "CACHE_KEY_PREFIX", "DEBUG",
+)
+
+
+@dataclass(frozen=True)
+class Engine:
+    name: str
+    title: str
+    database: Literal["postgresql", "sqlite"]
+    cache: Literal["redis", "database"]
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        """Names a per-engine target may be keyed by, most specific first."""
+        return (self.name, self.database, self.cache)
+
+
+ENGINES = {
+    "postgres-redis": Engine("postgres-redis", "PostgreSQL + Redis", "postgresql", "redis"),
+    "sqlite": Engine("sqlite", "SQLite default (database cache)", "sqlite", "database"),
+    # Not run by default: PostgreSQL with the database cache, for targets that
+    # distinguish the database replay path from the Redis one.
+    "postgres": Engine("postgres", "PostgreSQL (database cache)", "postgresql", "database"),
+}
+
+
+@dataclass(frozen=True)
+class Operator:
+    username: str
+    password: str
+
+
+@dataclass
+class Provisioned:
+    engine: Engine
+    env: dict[str, str]
+    database: BenchDatabase
+    operator: Operator
+    workdir: Path
+    describe: dict[str, str] = field(default_factory=dict)
+
+
+def _pg_database_name(url: str) -> str:
+    name = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or ""
+    if "bench" not in str(name):
+        raise ValueError(
+            f"refusing to drop and recreate the PostgreSQL database {name!r}: "
+            f"the bench database's name must contain 'bench'"
+        )
+    return str(name)
+
+
+def _recreate_pg_database(url: str) -> None:
+    name = _pg_database_name(url)
+    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def _drop_pg_database(url: str) -> None:
+    name = _pg_database_name(url)
+    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _delete_redis_keys(url: str, prefix: str) -> int:
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        deleted = 0
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            batch.append(key)
+            if len(batch) >= 1000:
+                deleted += client.delete(*batch)
+                batch.clear()
+        if batch:
+            deleted += client.delete(*batch)
+        return deleted
+    finally:
+        client.close()
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _ENGINE_VARIABLES}
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_django(env: dict[str, str], *args: str, timeout: float = PREPARE_TIMEOUT_SECONDS) -> str:
+    """Run `python -m <args>` in the site's directory with `env`; return its stdout."""
+    result = subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"{' '.join(args)} failed ({result.returncode}):\n{result.stdout[-2000:]}\n"
+            f"{result.stderr[-4000:]}"
+        )
+    return result.stdout
+
+
+@contextmanager
+def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
+              test_hooks: bool) -> Iterator[Provisioned]:
+    """Create, migrate and seed a fresh database for `engine`; drop it on exit."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = base_env()
+    env["TAOS_VAR_DIR"] = str(workdir / "var")
+    env["CACHE_KEY_PREFIX"] = f"taosbench-{run_id}"
+    if test_hooks:
+        env["TAOS_TEST_HOOKS"] = "1"
+    describe: dict[str, str] = {}
+    if engine.database == "postgresql":
+        _recreate_pg_database(config.pg_url)
+        env["DATABASE_URL"] = config.pg_url
+        env["SECRET_KEY"] = secrets.token_urlsafe(48)
+        database = BenchDatabase(vendor="postgresql", url=config.pg_url)
+        describe["database"] = f"PostgreSQL database {_pg_database_name(config.pg_url)}"
+    else:
+        path = workdir / "bench.sqlite3"
+        env["TAOS_SQLITE_PATH"] = str(path)
+        database = BenchDatabase(vendor="sqlite", path=path)
+        describe["database"] = f"SQLite file {path}"
+    if engine.cache == "redis":
+        env["REDIS_URL"] = config.redis_url
+        redis_url = config.as_dict()["redis_url"]  # without a password
+        describe["cache"] = f"Redis {redis_url} (key prefix {env['CACHE_KEY_PREFIX']})"
+    else:
+        describe["cache"] = "database cache"
+    operator = Operator(username="bench-operator", password=secrets.token_urlsafe(24))
+    try:
+        # The password goes by environment, not argv, which `ps` shows.
+        out = run_django({**env, "BENCH_OPERATOR_PASSWORD": operator.password},
+                         "-m", "bench.prepare", "--username", operator.username)
+        describe["prepare"] = json.loads(out.strip().splitlines()[-1]).get("summary", "")
+        yield Provisioned(engine=engine, env=env, database=database, operator=operator,
+                          workdir=workdir, describe=describe)
+    finally:
+        if engine.cache == "redis":
+            try:
+                _delete_redis_keys(config.redis_url, env["CACHE_KEY_PREFIX"])
+            except Exception as exc:  # cleanup must not hide the run's own error
+                print(f"bench: could not delete the run's Redis keys: {exc}", file=sys.stderr)
+        if engine.database == "postgresql" and not config.keep:
+            try:
+                _drop_pg_database(config.pg_url)
+            except Exception as exc:
+                print(f"bench: could not drop the bench database: {exc}", file=sys.stderr)

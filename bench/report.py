@@ -1,0 +1,119 @@
+"""The report: one Markdown table for every engine and item, and the JSON behind it."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from bench.registry import Target
+from bench.results import EngineResult
+
+COLUMNS = ("engine", "item", "measure", "value", "spread / notes", "target", "result")
+NO_VALUE = "—"
+
+
+def fmt(value: float | int | None, unit: str = "") -> str:
+    """Format a number to three significant figures (integers as they are)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return NO_VALUE
+    if isinstance(value, int):
+        text = f"{value:,}"
+    elif value == 0:
+        text = "0"
+    else:
+        digits = max(0, 2 - int(math.floor(math.log10(abs(value)))))
+        text = f"{value:,.{digits}f}"
+    return f"{text} {unit}".strip()
+
+
+def _target_text(target: Target | None, unit: str = "") -> str:
+    if target is None:
+        return NO_VALUE
+    if target.unit or not unit:
+        return str(target)
+    return f"{target} {unit}"
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table_rows(engine: EngineResult) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for scenario in engine.scenarios.values():
+        if not scenario.rounds:
+            continue
+        spread = scenario.throughput
+        notes = (f"{fmt(spread.min)}–{fmt(spread.max)} req/s over {spread.n} rounds; "
+                 f"server CPU {fmt(scenario.server_cpu_ms.median)} ms/req")
+        if scenario.unexpected:
+            notes += f"; {scenario.unexpected} unexpected statuses {dict(scenario.statuses)}"
+        rows.append((
+            engine.name, scenario.scenario.title, "req/s · p50/p95/p99 ms",
+            f"{fmt(spread.median)} · {fmt(scenario.latency_ms(50))}/"
+            f"{fmt(scenario.latency_ms(95))}/{fmt(scenario.latency_ms(99))}",
+            notes, NO_VALUE, "error" if scenario.unexpected else NO_VALUE,
+        ))
+    for compared in engine.comparisons.values():
+        spread = compared.spread
+        if spread.n:
+            notes = (f"IQR {fmt(spread.q1)}–{fmt(spread.q3)}, min–max {fmt(spread.min)}–"
+                     f"{fmt(spread.max)}, {spread.n} rounds")
+        else:
+            notes = "no rounds"
+        c = compared.comparison
+        if c.metric == "throughput" and compared.cpu_spread.n:
+            notes += f"; server CPU/req {c.b}/{c.a} {fmt(compared.cpu_spread.median)}"
+        if c.note:
+            notes += f"; {c.note}"
+        rows.append((
+            engine.name, compared.comparison.title, compared.measure, fmt(spread.median), notes,
+            _target_text(compared.target), compared.verdict or NO_VALUE,
+        ))
+    for special in engine.specials.values():
+        if special.error:
+            rows.append((engine.name, special.title, NO_VALUE, NO_VALUE, special.error,
+                         NO_VALUE, "error"))
+        for measured in special.rows:
+            row = measured.row
+            rows.append((
+                engine.name, special.title, row.measure, fmt(row.value, row.unit), row.note or "",
+                _target_text(measured.target, row.unit),
+                measured.verdict or NO_VALUE,
+            ))
+    return rows
+
+
+def markdown_table(engines: list[EngineResult]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for engine in engines:
+        for row in table_rows(engine):
+            lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+    return "\n".join(lines)
+
+
+def results_document(engines: list[EngineResult], *, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        **meta,
+        "engines": [engine.as_dict() for engine in engines],
+        "errors": [error for engine in engines for error in engine.errors],
+        "table_markdown": markdown_table(engines),
+    }
+
+
+def without_nan(value: Any) -> Any:
+    """Return `value` with every NaN (not valid JSON) replaced by None."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: without_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [without_nan(v) for v in value]
+    return value
+
+
+def write_json(document: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(without_nan(document), indent=2, allow_nan=False) + "\n")

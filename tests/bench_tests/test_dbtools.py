@@ -1,0 +1,72 @@
+"""The bulk loaders fill an arbitrary table on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from django.db import connection
+
+from bench.dbtools import BenchDatabase
+from bench.engines import _pg_database_name
+from tests.live import live_database_env
+
+pytestmark = [pytest.mark.bench]
+
+TABLE = "bench_scratch"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def scratch(request, tmp_path) -> BenchDatabase:
+    """A BenchDatabase with an empty table `bench_scratch` (n, label, flag)."""
+    if request.param == "sqlite":
+        database = BenchDatabase(vendor="sqlite", path=tmp_path / "scratch.sqlite3")
+        sqlite3.connect(database.path).close()
+    else:
+        request.getfixturevalue("transactional_db")
+        if connection.vendor != "postgresql":
+            pytest.skip("the PostgreSQL loaders need DATABASE_URL on PostgreSQL")
+        database = BenchDatabase(vendor="postgresql", url=live_database_env()["DATABASE_URL"])
+    database.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    database.execute(f"CREATE TABLE {TABLE} (n bigint PRIMARY KEY, label varchar(40) NOT NULL, "
+                     f"flag boolean NOT NULL)")
+    yield database
+    database.execute(f"DROP TABLE IF EXISTS {TABLE}")
+
+
+def test_load_generated_inserts_rows_computed_from_the_row_number(scratch):
+    columns = {"n": "i", "label": "'row-' || i", "flag": scratch.pick(
+        postgresql="i % 2 = 0", sqlite="i % 2 = 0")}
+    report = scratch.load_generated(TABLE, columns, rows=2_500, batch_rows=1_000)
+    assert report.rows == 2_500
+    assert scratch.count(TABLE) == 2_500
+    assert scratch.scalar(f"SELECT label FROM {TABLE} WHERE n = %s", (1_777,)) == "row-1777"
+    assert scratch.scalar(f"SELECT count(*) FROM {TABLE} WHERE flag") == 1_250
+
+
+def test_load_generated_can_start_past_existing_rows(scratch):
+    columns = {"n": "i", "label": "'x'", "flag": scratch.pick(postgresql="false", sqlite="0")}
+    scratch.load_generated(TABLE, columns, rows=10)
+    scratch.load_generated(TABLE, columns, rows=10, start=11)
+    assert scratch.scalar(f"SELECT max(n) FROM {TABLE}") == 20
+
+
+def test_load_rows_inserts_python_rows(scratch):
+    rows = ((n, f"py-{n}", n % 3 == 0) for n in range(1, 25_001))
+    report = scratch.load_rows(TABLE, ["n", "label", "flag"], rows)
+    assert report.rows == 25_000
+    assert scratch.count(TABLE) == 25_000
+    assert scratch.scalar(f"SELECT label FROM {TABLE} WHERE n = %s", (24_999,)) == "py-24999"
+
+
+def test_a_failed_load_leaves_nothing_behind(scratch):
+    rows = [(1, "a", True), (1, "duplicate key", True)]
+    with pytest.raises(Exception):
+        scratch.load_rows(TABLE, ["n", "label", "flag"], rows)
+    assert scratch.count(TABLE) == 0
+
+
+def test_the_runner_refuses_to_recreate_a_database_not_named_bench():
+    with pytest.raises(ValueError, match="must contain 'bench'"):
+        _pg_database_name("postgres://root@127.0.0.1:5432/taos")
+    assert _pg_database_name("postgres://root@127.0.0.1:5432/taos_bench_run") == "taos_bench_run"

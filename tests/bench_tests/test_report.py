@@ -1,0 +1,153 @@
+"""Statistics, targets, verdicts and the Markdown table of the bench report."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench.load import Samples
+from bench.registry import MeasureRow, Registry, Target, target_for
+from bench.report import fmt, markdown_table, without_nan
+from bench.results import ComparisonResult, EngineResult, ScenarioResult
+from bench.stats import Spread, percentile
+
+pytestmark = [pytest.mark.bench]
+
+
+async def _never(site, state, load):  # a scenario body the tests never run
+    raise AssertionError("not run")
+
+
+def _registry() -> Registry:
+    registry = Registry()
+    registry.scenario("a", title="A", expect={200})(_never)
+    registry.scenario("b", title="B", expect={201})(_never)
+    registry.scenario("c", title="C", expect={200})(_never)
+    registry.compare("a_vs_b", title="a vs b", a="a", b="b", target=Target(">=", 0.9))
+    return registry
+
+
+def _samples(rate: float, n: int = 10, status: int = 200) -> Samples:
+    """n requests of 10 ms each, finished at `rate` requests per second."""
+    return Samples(latencies=[0.01] * n, statuses=[status] * n, starts=[0.0] * n,
+                   elapsed=n / rate)
+
+
+def test_percentile_interpolates_linearly_like_numpy():
+    values = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert percentile(values, 50) == 5.5
+    assert percentile(values, 95) == pytest.approx(9.55)
+    assert percentile(values, 0) == 1
+    assert percentile(values, 100) == 10
+    assert math.isnan(percentile([], 50))
+
+
+def test_spread_gives_median_extremes_and_quartiles():
+    spread = Spread.of([0.8, 1.0, 1.2, 0.9, 1.1])
+    assert (spread.median, spread.min, spread.max, spread.n) == (1.0, 0.8, 1.2, 5)
+    assert (spread.q1, spread.q3) == pytest.approx((0.9, 1.1))
+
+
+def test_target_for_picks_the_engine_name_before_its_tags():
+    spec = {"redis": Target(">=", 2.5), "database": Target(">=", 2.0)}
+    assert target_for(spec, ("postgres-redis", "postgresql", "redis")) == Target(">=", 2.5)
+    assert target_for(spec, ("sqlite", "sqlite", "database")) == Target(">=", 2.0)
+    assert target_for(None, ("sqlite",)) is None
+
+
+def test_a_comparison_passes_on_its_median_round_ratio():
+    registry = _registry()
+    a, b = ScenarioResult(registry.scenarios["a"]), ScenarioResult(registry.scenarios["b"])
+    compared = ComparisonResult(registry.comparisons["a_vs_b"], Target(">=", 0.9))
+    for rate_a in (95, 80, 100, 92, 99, 91, 70, 96):  # B at 100 req/s every round
+        compared.add_round(a.add(_samples(rate_a)), b.add(_samples(100, status=201)))
+    assert compared.spread.median == pytest.approx(0.935)
+    assert compared.spread.min == pytest.approx(0.70)
+    assert compared.verdict == "pass"
+
+
+def test_a_comparison_misses_when_its_median_is_below_the_target():
+    registry = _registry()
+    a, b = ScenarioResult(registry.scenarios["a"]), ScenarioResult(registry.scenarios["b"])
+    compared = ComparisonResult(registry.comparisons["a_vs_b"], Target(">=", 0.9))
+    for _ in range(8):
+        compared.add_round(a.add(_samples(50)), b.add(_samples(100, status=201)))
+    assert compared.verdict == "miss"
+
+
+def test_a_comparison_gives_no_verdict_with_fewer_than_eight_rounds():
+    registry = _registry()
+    a, b = ScenarioResult(registry.scenarios["a"]), ScenarioResult(registry.scenarios["b"])
+    compared = ComparisonResult(registry.comparisons["a_vs_b"], Target(">=", 0.9))
+    for _ in range(7):
+        compared.add_round(a.add(_samples(100)), b.add(_samples(100, status=201)))
+    assert compared.verdict == "too few rounds"
+
+
+def test_a_comparison_with_unexpected_statuses_is_an_error_not_a_pass():
+    registry = _registry()
+    a, b = ScenarioResult(registry.scenarios["a"]), ScenarioResult(registry.scenarios["b"])
+    compared = ComparisonResult(registry.comparisons["a_vs_b"], Target(">=", 0.9))
+    for _ in range(8):
+        compared.add_round(a.add(_samples(500, status=500)), b.add(_samples(100, status=201)))
+    assert compared.verdict == "error"
+
+
+def test_select_runs_the_scenarios_of_a_chosen_comparison_inside_it():
+    plan = _registry().select(["a_vs_b"])
+    assert [c.name for c in plan.comparisons] == ["a_vs_b"]
+    assert [s.name for s in plan.scenarios] == ["a", "b"]
+    assert plan.singles == []
+
+
+def test_select_without_only_runs_uncompared_scenarios_on_their_own():
+    plan = _registry().select(None)
+    assert [s.name for s in plan.singles] == ["c"]
+
+
+def test_select_rejects_an_unknown_item():
+    with pytest.raises(ValueError, match="unknown benchmark item"):
+        _registry().select(["nope"])
+
+
+def test_a_comparison_of_an_unregistered_scenario_is_refused():
+    with pytest.raises(ValueError, match="no scenario named"):
+        _registry().compare("x", title="x", a="a", b="missing")
+
+
+def test_the_table_has_a_row_per_scenario_comparison_and_measure():
+    registry = _registry()
+    engine = EngineResult(name="sqlite", title="SQLite", tags=("sqlite", "sqlite", "database"))
+    a, b = ScenarioResult(registry.scenarios["a"]), ScenarioResult(registry.scenarios["b"])
+    engine.scenarios = {"a": a, "b": b}
+    compared = ComparisonResult(registry.comparisons["a_vs_b"], Target(">=", 0.9))
+    engine.comparisons = {"a_vs_b": compared}
+    for _ in range(8):
+        compared.add_round(a.add(_samples(100)), b.add(_samples(100, status=201)))
+    from bench.results import SpecialResult
+
+    special = SpecialResult(name="s", title="sixty-four")
+    special.rows = [engine.measure_results(MeasureRow("agents made", 1, target=Target("==", 1))),
+                    engine.measure_results(MeasureRow("slowest answer", 0.9, "s",
+                                                      target=Target("<=", 0.8)))]
+    engine.specials = {"s": special}
+    table = markdown_table([engine]).splitlines()
+    assert table[0] == "| engine | item | measure | value | spread / notes | target | result |"
+    assert len(table) == 2 + 2 + 1 + 2
+    assert "| a vs b | throughput ratio (a / b) | 1.00 |" in table[4]
+    assert table[4].endswith("| >= 0.9 | pass |")
+    assert table[5].endswith("| == 1 | pass |")
+    assert table[6].endswith("| <= 0.8 s | miss |")
+
+
+def test_fmt_keeps_three_significant_figures():
+    assert fmt(0.82412, "s") == "0.824 s"
+    assert fmt(412.7) == "413"
+    assert fmt(1234567) == "1,234,567"
+    assert fmt(float("nan")) == "—"
+
+
+def test_without_nan_makes_json_nulls():
+    assert without_nan({"a": [1.0, float("nan")], "b": {"c": float("nan")}}) == {
+        "a": [1.0, None], "b": {"c": None}}

@@ -1,0 +1,46 @@
+"""The statement hook times each statement and keeps the slowest."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bench.statements import StatementTimer
+
+pytestmark = [pytest.mark.bench]
+
+
+def _execute_sleeping(sql, params, many, context):
+    time.sleep(params[0])
+    return "result"
+
+
+def test_statement_timer_counts_every_statement_and_finds_the_longest():
+    timer = StatementTimer(keep=2)
+    for seconds in (0.001, 0.03, 0.002, 0.01):
+        assert timer(_execute_sleeping, f"DELETE /* {seconds} */", (seconds,), False, {}) == "result"
+    assert timer.count == 4
+    assert 0.03 <= timer.longest < 0.5
+    assert [entry["sql"] for entry in timer.slowest] == ["DELETE /* 0.03 */", "DELETE /* 0.01 */"]
+
+
+def test_statement_timer_times_a_statement_that_raises():
+    timer = StatementTimer()
+
+    def failing(sql, params, many, context):
+        raise RuntimeError("lock timeout")
+
+    with pytest.raises(RuntimeError):
+        timer(failing, "UPDATE t SET x = 1", (), False, {})
+    assert timer.count == 1
+
+
+def test_cpu_seconds_of_a_live_process_is_positive_and_of_a_gone_one_zero():
+    import os
+
+    from bench.server import _cpu_seconds
+
+    sum(range(2_000_000))  # burn a few clock ticks
+    assert _cpu_seconds(os.getpid()) > 0
+    assert _cpu_seconds(2**22 + 12345) == 0.0
