@@ -67,3 +67,62 @@ def test_admin_login_is_styled_and_creates_an_agent(page):
     assert "browser-bot" in page.content()
     screenshot(page, "03-agent-created")
     assert Agent.objects.filter(name="browser-bot", framework="smolagents").exists()
+
+
+def _secret_on_page(page) -> str:
+    secret = page.inner_text("code.token-secret").strip()
+    assert secret.startswith("taos_")
+    return secret
+
+
+def _me(server_url: str, secret: str) -> int:
+    import httpx
+
+    return httpx.get(f"{server_url}/api/agent/me/",
+                     headers={"Authorization": f"Bearer {secret}"}).status_code
+
+
+def _run_action(page, action: str) -> None:
+    page.check("input.action-select")
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+
+
+def test_admin_issues_rotates_and_revokes_a_token_showing_each_secret_once(
+        page, gunicorn_server):
+    from agents.services import agent_create
+
+    agent_create(display_name="Token Bot")
+    login(page)
+
+    # Issue: the secret is on the page that answers the POST, and only there.
+    page.goto("/admin/tokens/agenttoken/add/")
+    page.select_option("#id_agent", label="token-bot")
+    page.click("input[name=_save]")
+    first = _secret_on_page(page)
+    screenshot(page, "04-token-issued-secret-once")
+    assert _me(gunicorn_server.url, first) == 200
+
+    page.goto("/admin/tokens/agenttoken/")
+    assert first not in page.content()
+    page.click("text=token-bot")
+    assert first not in page.content()
+    page.reload()
+    assert first not in page.content()
+    screenshot(page, "05-token-after-reload-no-secret")
+
+    # Rotate: a new secret, shown once; the old one stops working at once.
+    page.goto("/admin/tokens/agenttoken/?revoked_at__isempty=1")
+    _run_action(page, "rotate")
+    second = _secret_on_page(page)
+    assert second != first
+    screenshot(page, "06-token-rotated-secret-once")
+    assert _me(gunicorn_server.url, first) == 401
+    assert _me(gunicorn_server.url, second) == 200
+
+    # Revoke: the active token is revoked; its secret is refused.
+    page.goto("/admin/tokens/agenttoken/?revoked_at__isempty=1")
+    _run_action(page, "revoke")
+    assert "Revoked 1 token(s)." in page.content()
+    screenshot(page, "07-token-revoked")
+    assert _me(gunicorn_server.url, second) == 401
