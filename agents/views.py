@@ -12,6 +12,7 @@ from agents import services
 from agents.filters import StatusFilter
 from agents.models import Agent
 from agents.serializers import AgentSerializer
+from idempotency.decorators import idempotent
 
 
 class AgentViewSet(
@@ -32,6 +33,8 @@ class AgentViewSet(
     filter_backends = [SearchFilter, StatusFilter]
     search_fields = ["name", "display_name"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    create = idempotent(mixins.CreateModelMixin.create)
 
     def filter_queryset(self, queryset: Any) -> Any:
         # Filters narrow lists only: an archived agent is still found by slug.
