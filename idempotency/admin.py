@@ -72,10 +72,12 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: IdempotencyRecord | None = None) -> bool:
+    def has_change_permission(self, request: HttpRequest,
+                              obj: IdempotencyRecord | None = None) -> bool:
         return False
 
-    def has_delete_permission(self, request: HttpRequest, obj: IdempotencyRecord | None = None) -> bool:
+    def has_delete_permission(self, request: HttpRequest,
+                              obj: IdempotencyRecord | None = None) -> bool:
         return False
 
     def has_purge_permission(self, request: HttpRequest) -> bool:

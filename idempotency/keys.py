@@ -12,7 +12,7 @@ from idempotency.models import KEY_MAX_LENGTH
 HEADER = "Idempotency-Key"
 META_KEY = "HTTP_IDEMPOTENCY_KEY"
 
-_KEY_RE = re.compile(r"[\x21-\x7e]{1,%d}" % KEY_MAX_LENGTH)
+_KEY_RE = re.compile(rf"[\x21-\x7e]{{1,{KEY_MAX_LENGTH}}}")
 # The IETF draft sends the key as a Structured Field string: "..." with \" and \\.
 _QUOTED_RE = re.compile(r'"((?:[^"\\]|\\["\\])*)"')
 _UNESCAPE_RE = re.compile(r"\\([\"\\])")

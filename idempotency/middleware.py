@@ -87,22 +87,20 @@ class IdempotencyScope:
         if principal is None:
             return view()  # nobody to scope the key to: no guarantee is possible
         self.key, self.principal = key, principal
-        self.fingerprint = request_fingerprint(
-            method=self.request.method, path=self.request.get_full_path(),
-            body=self.request.body,
-        )
+        method, path = self.request.method, self.request.get_full_path()
+        self.fingerprint = request_fingerprint(method=method, path=path, body=self.request.body)
         cached = fast_path.lookup(principal=principal, key=key)
         if cached is not None:
             return self._replay(cached)
 
         wait_seconds = float(setting("IDEMPOTENCY_WAIT_SECONDS"))
-        self.expires_at = timezone.now() + timedelta(seconds=int(setting("IDEMPOTENCY_TTL_SECONDS")))
+        ttl = timedelta(seconds=int(setting("IDEMPOTENCY_TTL_SECONDS")))
+        self.expires_at = timezone.now() + ttl
         self._transaction.enter_context(services.request_transaction(wait_seconds=wait_seconds))
         self._in_transaction = True
         stored = services.reserve(
             principal=principal, key=key, fingerprint=self.fingerprint,
-            method=self.request.method, path=self.request.get_full_path(),
-            wait_seconds=wait_seconds, expires_at=self.expires_at,
+            method=method, path=path, wait_seconds=wait_seconds, expires_at=self.expires_at,
         )
         if stored is not None:
             response = self._replay(stored)
@@ -174,7 +172,7 @@ class IdempotencyMiddleware:
         if request.method in SAFE_METHODS or META_KEY not in request.META:
             return self.get_response(request)
         try:
-            request.body  # read it now, before a parser streams it: the fingerprint needs it
+            _ = request.body  # read it now, before a parser streams it: the fingerprint needs it
         except RequestDataTooBig:
             return problem(413, "request_too_large", "The request body is too large.")
         scope = IdempotencyScope(request)

@@ -101,64 +101,93 @@ def reserve(*, principal: str, key: str, fingerprint: str, method: str, path: st
         raise RuntimeError("reserve() must run inside the request's transaction")
     for _ in range(RESERVE_ATTEMPTS):
         now = timezone.now()
-        if _insert(principal=principal, key=key, fingerprint=fingerprint, method=method,
-                   path=path, now=now, expires_at=expires_at,
-                   wait_seconds=wait_seconds):
-            return None
-        record = (IdempotencyRecord.objects.filter(key=key, principal=principal)
-                  .only("fingerprint", "response_status", "response_body",
-                        "response_headers", "expires_at")
-                  .first())
-        if record is None:
-            continue  # purged between the insert and the read
-        if record.expires_at <= now:
-            IdempotencyRecord.objects.filter(pk=record.pk, expires_at__lte=now).delete()
-            continue
-        return StoredResponse(
-            fingerprint=record.fingerprint, status=record.response_status,
-            body=bytes(record.response_body or b""), headers=record.response_headers or {},
-            expires_at=record.expires_at,
+        inserted, stored = _insert(
+            principal=principal, key=key, fingerprint=fingerprint, method=method, path=path,
+            now=now, expires_at=expires_at, wait_seconds=wait_seconds,
         )
+        if inserted:
+            return None
+        if stored is None:
+            stored = _read(principal=principal, key=key)
+        if stored is None:
+            continue  # purged between the insert and the read
+        if stored.expires_at <= now:
+            IdempotencyRecord.objects.filter(
+                key=key, principal=principal, expires_at__lte=now).delete()
+            continue
+        return stored
     raise IdempotencyKeyInUse(retry_after=1)
 
 
-def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: str,
-            now: datetime, expires_at: datetime, wait_seconds: float) -> bool:
-    """Insert the reservation row unless (key, principal) exists; return whether it did.
+_STORED_FIELDS = ("fingerprint", "response_status", "response_body", "response_headers",
+                  "expires_at")
 
-    An uncommitted row of another transaction blocks this insert on the
-    unique index until that transaction ends. On PostgreSQL the same
-    statement bounds the wait (`SET LOCAL lock_timeout`, through set_config)
-    so that it costs one round trip.
+
+def _read(*, principal: str, key: str) -> StoredResponse | None:
+    record = (IdempotencyRecord.objects.filter(key=key, principal=principal)
+              .only(*_STORED_FIELDS).first())
+    if record is None:
+        return None
+    return StoredResponse(
+        fingerprint=record.fingerprint, status=record.response_status,
+        body=bytes(record.response_body or b""), headers=record.response_headers or {},
+        expires_at=record.expires_at,
+    )
+
+
+def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: str,
+            now: datetime, expires_at: datetime,
+            wait_seconds: float) -> tuple[bool, StoredResponse | None]:
+    """Insert the reservation row unless (key, principal) exists.
+
+    Return whether it inserted and, on PostgreSQL, the row that was already
+    committed when the statement began (one round trip for a replay too);
+    None when the caller must read it. An uncommitted row of another
+    transaction blocks the insert on the unique index until that transaction
+    ends; on PostgreSQL the same statement bounds that wait (`SET LOCAL
+    lock_timeout`, through set_config). A row committed during the wait is
+    not in the statement's snapshot: the caller reads it afterwards.
     """
     meta = IdempotencyRecord._meta
     qn = connection.ops.quote_name
+    table = qn(meta.db_table)
     columns = ["principal", "key", "method", "path", "fingerprint", "created_at", "expires_at"]
     column_sql = ", ".join(qn(meta.get_field(name).column) for name in columns)
-    conflict_sql = f"{qn(meta.get_field('key').column)}, {qn(meta.get_field('principal').column)}"
+    key_column, principal_column = qn(meta.get_field("key").column), qn(
+        meta.get_field("principal").column)
     adapt = connection.ops.adapt_datetimefield_value
     params = [principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
-    if connection.vendor == "postgresql":
-        sql = (
-            "WITH bound AS (SELECT set_config('lock_timeout', %s, true)) "
-            f"INSERT INTO {qn(meta.db_table)} ({column_sql}) "
-            "SELECT %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz FROM bound "
-            f"ON CONFLICT ({conflict_sql}) DO NOTHING"
-        )
-        params = [f"{max(1, int(wait_seconds * 1000))}ms", *params]
-    else:
-        sql = (
-            f"INSERT INTO {qn(meta.db_table)} ({column_sql}) "
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT ({conflict_sql}) DO NOTHING"
-        )
+    if connection.vendor != "postgresql":
+        sql = (f"INSERT INTO {table} ({column_sql}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
+               f"ON CONFLICT ({key_column}, {principal_column}) DO NOTHING")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount == 1, None
+
+    stored_sql = ", ".join(f"r.{qn(meta.get_field(name).column)}" for name in _STORED_FIELDS)
+    sql = (
+        "WITH bound AS (SELECT set_config('lock_timeout', %s, true)), "
+        f"inserted AS (INSERT INTO {table} ({column_sql}) "
+        "SELECT %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz FROM bound "
+        f"ON CONFLICT ({key_column}, {principal_column}) DO NOTHING RETURNING 1) "
+        f"SELECT EXISTS (SELECT 1 FROM inserted), {stored_sql} "
+        f"FROM (SELECT 1) AS one LEFT JOIN {table} AS r "
+        f"ON r.{key_column} = %s AND r.{principal_column} = %s"
+    )
+    params = [f"{max(1, int(wait_seconds * 1000))}ms", *params, key, principal]
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            return cursor.rowcount == 1
+            inserted, fp, status, body, headers, row_expires_at = cursor.fetchone()
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             raise IdempotencyKeyInUse(retry_after=wait_seconds) from None
         raise
+    if inserted or fp is None:
+        return inserted, None
+    headers = meta.get_field("response_headers").from_db_value(headers, None, connection)
+    return False, StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
+                                 headers=headers or {}, expires_at=row_expires_at)
 
 
 def complete(*, principal: str, key: str, response: StoredResponse) -> None:

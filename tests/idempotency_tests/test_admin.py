@@ -78,7 +78,7 @@ def test_records_cannot_be_added_changed_or_deleted(admin_client, records):
     detail = admin_client.get(change_url)
     assert detail.status_code == 200  # shown read-only
     assert b'name="key"' not in detail.content
-    assert b"&quot;name&quot;: &quot;bot&quot;" in detail.content or b'"name": "bot"' in detail.content
+    assert b"&quot;name&quot;: &quot;bot&quot;" in detail.content  # the body, shown as text
     admin_client.post(change_url, {"key": "changed"})
     assert IdempotencyRecord.objects.get(pk=record.pk).key == "live-key"
     delete_url = reverse("admin:idempotency_idempotencyrecord_delete", args=[record.pk])
