@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Field, QuerySet
 from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
 
+from idempotency import sql
 from idempotency.errors import IdempotencyKeyInUse
 from idempotency.models import IdempotencyRecord
 
@@ -119,13 +120,9 @@ def reserve(*, principal: str, key: str, fingerprint: str, method: str, path: st
     raise IdempotencyKeyInUse(retry_after=1)
 
 
-_STORED_FIELDS = ("fingerprint", "response_status", "response_body", "response_headers",
-                  "expires_at")
-
-
 def _read(*, principal: str, key: str) -> StoredResponse | None:
     record = (IdempotencyRecord.objects.filter(key=key, principal=principal)
-              .only(*_STORED_FIELDS).first())
+              .only(*sql.STORED_COLUMNS).first())
     if record is None:
         return None
     return StoredResponse(
@@ -148,36 +145,17 @@ def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: st
     lock_timeout`, through set_config). A row committed during the wait is
     not in the statement's snapshot: the caller reads it afterwards.
     """
-    meta = IdempotencyRecord._meta
-    qn = connection.ops.quote_name
-    table = qn(meta.db_table)
-    columns = ["principal", "key", "method", "path", "fingerprint", "created_at", "expires_at"]
-    column_sql = ", ".join(qn(meta.get_field(name).column) for name in columns)
-    key_column, principal_column = qn(meta.get_field("key").column), qn(
-        meta.get_field("principal").column)
     adapt = connection.ops.adapt_datetimefield_value
     params = [principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
     if connection.vendor != "postgresql":
-        sql = (f"INSERT INTO {table} ({column_sql}) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-               f"ON CONFLICT ({key_column}, {principal_column}) DO NOTHING")
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql.insert(connection.vendor), params)
             return cursor.rowcount == 1, None
 
-    stored_sql = ", ".join(f"r.{qn(meta.get_field(name).column)}" for name in _STORED_FIELDS)
-    sql = (
-        "WITH bound AS (SELECT set_config('lock_timeout', %s, true)), "
-        f"inserted AS (INSERT INTO {table} ({column_sql}) "
-        "SELECT %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz FROM bound "
-        f"ON CONFLICT ({key_column}, {principal_column}) DO NOTHING RETURNING 1) "
-        f"SELECT EXISTS (SELECT 1 FROM inserted), {stored_sql} "
-        f"FROM (SELECT 1) AS one LEFT JOIN {table} AS r "
-        f"ON r.{key_column} = %s AND r.{principal_column} = %s"
-    )
     params = [f"{max(1, int(wait_seconds * 1000))}ms", *params, key, principal]
     try:
         with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+            cursor.execute(sql.insert(connection.vendor), params)
             inserted, fp, status, body, headers, row_expires_at = cursor.fetchone()
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
@@ -185,18 +163,25 @@ def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: st
         raise
     if inserted or fp is None:
         return inserted, None
-    headers = meta.get_field("response_headers").from_db_value(headers, None, connection)
+    headers = _field("response_headers").from_db_value(headers, None, connection)
     return False, StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
                                  headers=headers or {}, expires_at=row_expires_at)
 
 
+def _field(name: str) -> Field:
+    return IdempotencyRecord._meta.get_field(name)
+
+
 def complete(*, principal: str, key: str, response: StoredResponse) -> None:
     """Store `response` on the reservation; it commits with the view's effects."""
-    IdempotencyRecord.objects.filter(key=key, principal=principal).update(
-        response_status=response.status,
-        response_body=response.body,
-        response_headers=response.headers,
-    )
+    params = [
+        response.status,
+        _field("response_body").get_db_prep_value(response.body, connection),
+        _field("response_headers").get_db_prep_value(response.headers, connection),
+        key, principal,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.complete(connection.vendor), params)
 
 
 def forget(*, principal: str, key: str) -> None:

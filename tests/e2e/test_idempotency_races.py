@@ -97,6 +97,7 @@ def test_worker_killed_mid_view_frees_the_key_for_a_waiting_retry(
             doomed = asyncio.create_task(client.post(
                 URL, json=BODY, headers=headers(auth, key, **{"X-Test-Delay": "25"})))
             pid = await asyncio.to_thread(wait_for_pid, tmp_path, key)
+            assert pid in server.worker_pids()
             waiting = asyncio.create_task(client.post(URL, json=BODY, headers=headers(auth, key)))
             await asyncio.sleep(0.5)  # the retry is now waiting on the reservation
             assert not waiting.done()
