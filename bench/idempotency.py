@@ -209,6 +209,11 @@ async def main_async(args: argparse.Namespace, db: Client, redis: Client) -> dic
         return await client.run(label, await replay_requests(client, n), c,
                                 all_status(201, "true", same_body=True))
 
+    anonymous = Client(db.base_url, session_key="")
+    anonymous.headers = {}
+    ceiling = [await anonymous.run("401, no database work", create_requests(n, keyed=False), c,
+                                   all_status(401)) for _ in range(rounds)]
+
     comparisons = [
         await compare(Comparison("create, no key", "create, fresh key", ">= 0.90"),
                       rounds, plain, fresh),
@@ -223,7 +228,7 @@ async def main_async(args: argparse.Namespace, db: Client, redis: Client) -> dic
     for _ in range(rounds):
         bursts.append((await burst(redis, "64 same-key, Redis"),
                        await burst(db, "64 same-key, database")))
-    return {"comparisons": comparisons, "bursts": bursts}
+    return {"comparisons": comparisons, "bursts": bursts, "ceiling": ceiling}
 
 
 def report(args: argparse.Namespace, result: dict) -> str:
@@ -235,6 +240,9 @@ def report(args: argparse.Namespace, result: dict) -> str:
         "| A | A req/s | B | B req/s | B/A (median of rounds) | target | all answers right |",
         "|---|---:|---|---:|---:|---|---|",
     ]
+    ceiling = statistics.median(r.rate for r in result["ceiling"])
+    lines.insert(1, f"Ceiling of the HTTP stack here (unauthenticated POST answered 401, no "
+                    f"database work): {ceiling:.0f} req/s.")
     for comp in result["comparisons"]:
         ok = all(a.ok and b.ok for a, b in comp.rounds)
         lines.append(f"| {comp.a} | {comp.median_rate(0):.0f} | {comp.b} | "
@@ -300,6 +308,7 @@ def main() -> int:
                          "rounds": [[asdict(a), asdict(b)] for a, b in c.rounds]}
                         for c in result["comparisons"]],
         "bursts": [[asdict(a), asdict(b)] for a, b in result["bursts"]],
+        "ceiling": [asdict(r) for r in result["ceiling"]],
     }, indent=2))
     ok = all(a.ok and b.ok for c in result["comparisons"] for a, b in c.rounds) and all(
         a.ok and b.ok for a, b in result["bursts"])
