@@ -20,6 +20,7 @@ from agents.serializers import (
     DeployTaskSerializer,
     deploy_status_url,
 )
+from idempotency.decorators import idempotent
 
 
 class AgentViewSet(
@@ -40,6 +41,8 @@ class AgentViewSet(
     filter_backends = [SearchFilter, StatusFilter]
     search_fields = ["name", "display_name"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    create = idempotent(mixins.CreateModelMixin.create)
 
     def filter_queryset(self, queryset: Any) -> Any:
         # Filters narrow lists only: an archived agent is still found by slug.
@@ -62,7 +65,7 @@ class AgentViewSet(
 
     @extend_schema(request=DeployRequestSerializer, responses={202: DeployResponseSerializer})
     @action(detail=False, methods=["post"], url_path="deploy")
-    # MERGE(idempotency): add `@idempotent` (from idempotency.decorators) on this line.
+    @idempotent
     def deploy(self, request: Request) -> Response:
         """Create an agent and deploy it in the background; 202 with its deploy task."""
         serializer = DeployRequestSerializer(data=request.data,

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "tinyagentos_site",
     "agents",
     "tokens",
+    "idempotency",
 ]
 
 MIDDLEWARE = [
@@ -61,6 +62,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: it owns the transaction of idempotent requests (see idempotency/middleware.py).
+    "idempotency.middleware.IdempotencyMiddleware",
 ]
 
 ROOT_URLCONF = "tinyagentos_site.urls"
@@ -291,3 +294,32 @@ TOKENS_PEPPER = secret_from_env_or_file(
 )
 # Lifetime of a new agent token in seconds; 0: agent tokens do not expire.
 TOKENS_AGENT_TOKEN_TTL_SECONDS = env_int("TOKENS_AGENT_TOKEN_TTL_SECONDS", 0)
+
+# --- Idempotency (idempotency app) --------------------------------------------
+
+# How long a request waits for another one holding the same key, then 409.
+IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
+# How long a completed key is kept (and replayed); then purged or run anew.
+IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 86400)
+# Make the Idempotency-Key header mandatory on the endpoints that accept it.
+IDEMPOTENCY_REQUIRED = env_bool("IDEMPOTENCY_REQUIRED", False)
+# Completed responses are also kept in Redis (when REDIS_URL is set) and
+# replayed from it. Its own alias, without IGNORE_EXCEPTIONS, so that an
+# outage is seen, logged as a warning, and answered from the database.
+IDEMPOTENCY_CACHE_ALIAS = (
+    "idempotency" if REDIS_URL and env_bool("IDEMPOTENCY_REDIS_FAST_PATH", True) else ""
+)
+if IDEMPOTENCY_CACHE_ALIAS:
+    CACHES["idempotency"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "taos"),
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+        },
+    }
+# Test only (with TAOS_TEST_HOOKS): where a request slowed by X-Test-Delay
+# writes its worker's PID, so that a test can kill that worker.
+IDEMPOTENCY_TEST_PID_DIR = env_str("IDEMPOTENCY_TEST_PID_DIR", "")

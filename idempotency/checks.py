@@ -1,0 +1,29 @@
+"""System checks: the middleware the decorator relies on, and sane settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+
+from idempotency.conf import setting
+
+MIDDLEWARE_PATH = "idempotency.middleware.IdempotencyMiddleware"
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    if MIDDLEWARE_PATH not in settings.MIDDLEWARE:
+        errors.append(Error(
+            f"{MIDDLEWARE_PATH} is not in MIDDLEWARE.",
+            hint="@idempotent views need it to own their transaction; add it last.",
+            id="idempotency.E001",
+        ))
+    for name in ("IDEMPOTENCY_WAIT_SECONDS", "IDEMPOTENCY_TTL_SECONDS"):
+        value = setting(name)
+        if not isinstance(value, (int, float)) or value <= 0:
+            errors.append(Error(f"{name} must be a positive number, got {value!r}.",
+                                id="idempotency.E002"))
+    return errors
+

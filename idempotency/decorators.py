@@ -1,0 +1,64 @@
+"""Opt a DRF view or ViewSet action into idempotency: `@idempotent`."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpResponseBase
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+
+from idempotency.conf import setting
+from idempotency.errors import IdempotencyKeyRequired
+from idempotency.keys import HEADER, META_KEY
+from idempotency.middleware import REPLAYABLE_ATTR, SAFE_METHODS, SCOPE_ATTR
+
+KEY_PARAMETER = OpenApiParameter(
+    name=HEADER, type=str, location=OpenApiParameter.HEADER, required=False,
+    description=(
+        "Any unique string (1-255 visible ASCII characters), e.g. a UUID. A retry with "
+        "the same key gets the first response again (`Idempotent-Replayed: true`) and "
+        "never runs twice; the same key with a different body is 422."
+    ),
+)
+
+Handler = Callable[..., HttpResponseBase]
+
+
+def idempotent(handler: Handler) -> Handler:
+    """Run `handler` (a view method taking `(self, request, ...)`) at most once per key.
+
+    One line per endpoint: `@idempotent` above a ViewSet action, or
+    `create = idempotent(mixins.CreateModelMixin.create)` for an inherited one.
+    DRF calls handlers after authentication, permission and throttle checks,
+    so a refused request never reaches the reservation table.
+    """
+
+    @functools.wraps(handler)
+    def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        scope = getattr(request._request, SCOPE_ATTR, None)
+        if scope is None:
+            if request.method not in SAFE_METHODS:
+                if META_KEY in request.META:
+                    raise ImproperlyConfigured(
+                        "@idempotent needs idempotency.middleware.IdempotencyMiddleware"
+                    )
+                if setting("IDEMPOTENCY_REQUIRED"):
+                    raise IdempotencyKeyRequired()
+            return handler(view, request, *args, **kwargs)
+        return scope.run(request, lambda: handler(view, request, *args, **kwargs))
+
+    return extend_schema(parameters=[KEY_PARAMETER])(wrapper)
+
+
+def not_replayable(response: HttpResponseBase) -> HttpResponseBase:
+    """Mark `response` as never stored (it reveals a secret); return it.
+
+    Its request's effects still commit, but no record of the key is kept: a
+    retry runs the view again, which must then refuse (e.g. 409) by itself.
+    """
+    setattr(response, REPLAYABLE_ATTR, False)
+    return response

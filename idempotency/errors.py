@@ -1,0 +1,41 @@
+"""The errors an idempotent request can answer, each with a stable code."""
+
+from __future__ import annotations
+
+import math
+
+from rest_framework import status
+
+from tinyagentos_site.errors import ApiError, Conflict
+
+
+class IdempotencyKeyInvalid(ApiError):
+    default_code = "idempotency_key_invalid"
+    default_detail = (
+        "The Idempotency-Key header must be 1 to 255 visible ASCII characters, "
+        'optionally in double quotes.'
+    )
+
+
+class IdempotencyKeyRequired(ApiError):
+    default_code = "idempotency_key_required"
+    default_detail = "This endpoint requires an Idempotency-Key header."
+
+
+class IdempotencyKeyReused(ApiError):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_code = "idempotency_key_reused"
+    default_detail = (
+        "This Idempotency-Key was already used for a different request "
+        "(method, path or body); use a new key for a new request."
+    )
+
+
+class IdempotencyKeyInUse(Conflict):
+    default_code = "idempotency_key_in_use"
+    default_detail = (
+        "A request with this Idempotency-Key is still being processed; retry after a while."
+    )
+
+    def __init__(self, *, retry_after: float):
+        super().__init__(headers={"Retry-After": str(max(1, math.ceil(retry_after)))})

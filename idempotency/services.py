@@ -1,0 +1,214 @@
+"""Every read and write of the reservation table goes through these functions."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import OperationalError, connection, transaction
+from django.db.models import Field, QuerySet
+from django.http import HttpResponse, HttpResponseBase
+from django.utils import timezone
+
+from idempotency import sql
+from idempotency.errors import IdempotencyKeyInUse
+from idempotency.models import IdempotencyRecord
+
+# The response headers worth replaying; everything else is the server's own.
+REPLAYED_HEADERS = ("Content-Type", "Location")
+# SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
+LOCK_NOT_AVAILABLE = "55P03"
+# A reservation attempt only repeats when a row vanished or expired under it.
+RESERVE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    """A completed response as kept in the table (and in Redis) for replays."""
+
+    fingerprint: str
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    expires_at: datetime | None = None
+
+    @classmethod
+    def from_response(cls, response: HttpResponseBase, *, fingerprint: str) -> StoredResponse:
+        headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
+        return cls(fingerprint=fingerprint, status=response.status_code,
+                   body=bytes(response.content), headers=headers)
+
+    def to_response(self) -> HttpResponse:
+        response = HttpResponse(self.body, status=self.status,
+                                content_type=self.headers.get("Content-Type"))
+        if "Location" in self.headers:
+            response["Location"] = self.headers["Location"]
+        return response
+
+
+@contextlib.contextmanager
+def request_transaction(*, wait_seconds: float) -> Iterator[None]:
+    """Open the transaction an idempotent request runs in, view and stored response alike.
+
+    On SQLite (transaction_mode IMMEDIATE) BEGIN takes the database's write
+    lock, so that is where a request waits for the holder of its key: the
+    connection's busy timeout is set to `wait_seconds` for that BEGIN only,
+    and a timeout there is a 409. PostgreSQL waits in `reserve` instead.
+    """
+    with contextlib.ExitStack() as stack:
+        with _sqlite_busy_timeout(wait_seconds):
+            try:
+                stack.enter_context(transaction.atomic())
+            except OperationalError as exc:
+                if connection.vendor == "sqlite" and "locked" in str(exc):
+                    raise IdempotencyKeyInUse(retry_after=wait_seconds) from None
+                raise
+        yield
+
+
+@contextlib.contextmanager
+def _sqlite_busy_timeout(seconds: float) -> Iterator[None]:
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    default_ms = int(float(connection.settings_dict["OPTIONS"].get("timeout", 5)) * 1000)
+    wait_ms = max(1, int(seconds * 1000))
+    if wait_ms == default_ms:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA busy_timeout = {wait_ms}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {default_ms}")
+
+
+def reserve(*, principal: str, key: str, fingerprint: str, method: str, path: str,
+            wait_seconds: float, expires_at: datetime) -> StoredResponse | None:
+    """Reserve `key` for `principal` in the current transaction.
+
+    Return None when this request now holds the key and must run the view;
+    the stored response when the key was completed before (its fingerprint
+    may differ from `fingerprint`: the caller decides). While another
+    request holds the key, wait for it (at most `wait_seconds`, then raise
+    IdempotencyKeyInUse): its commit makes this a replay, its rollback or
+    death hands the key to this request. An expired row counts as absent.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("reserve() must run inside the request's transaction")
+    for _ in range(RESERVE_ATTEMPTS):
+        now = timezone.now()
+        inserted, stored = _insert(
+            principal=principal, key=key, fingerprint=fingerprint, method=method, path=path,
+            now=now, expires_at=expires_at, wait_seconds=wait_seconds,
+        )
+        if inserted:
+            return None
+        if stored is None:
+            stored = _read(principal=principal, key=key)
+        if stored is None:
+            continue  # purged between the insert and the read
+        if stored.expires_at <= now:
+            IdempotencyRecord.objects.filter(
+                key=key, principal=principal, expires_at__lte=now).delete()
+            continue
+        return stored
+    raise IdempotencyKeyInUse(retry_after=1)
+
+
+def _read(*, principal: str, key: str) -> StoredResponse | None:
+    record = (IdempotencyRecord.objects.filter(key=key, principal=principal)
+              .only(*sql.STORED_COLUMNS).first())
+    if record is None:
+        return None
+    return StoredResponse(
+        fingerprint=record.fingerprint, status=record.response_status,
+        body=bytes(record.response_body or b""), headers=record.response_headers or {},
+        expires_at=record.expires_at,
+    )
+
+
+def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: str,
+            now: datetime, expires_at: datetime,
+            wait_seconds: float) -> tuple[bool, StoredResponse | None]:
+    """Insert the reservation row unless (key, principal) exists.
+
+    Return whether it inserted and, on PostgreSQL, the row that was already
+    committed when the statement began (one round trip for a replay too);
+    None when the caller must read it. An uncommitted row of another
+    transaction blocks the insert on the unique index until that transaction
+    ends; on PostgreSQL the same statement bounds that wait (`SET LOCAL
+    lock_timeout`, through set_config). A row committed during the wait is
+    not in the statement's snapshot: the caller reads it afterwards.
+    """
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(sql.insert(connection.vendor), params)
+            return cursor.rowcount == 1, None
+
+    params = [f"{max(1, int(wait_seconds * 1000))}ms", *params, key, principal]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.insert(connection.vendor), params)
+            inserted, fp, status, body, headers, row_expires_at = cursor.fetchone()
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise IdempotencyKeyInUse(retry_after=wait_seconds) from None
+        raise
+    if inserted or fp is None:
+        return inserted, None
+    headers = _field("response_headers").from_db_value(headers, None, connection)
+    return False, StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
+                                 headers=headers or {}, expires_at=row_expires_at)
+
+
+def _field(name: str) -> Field:
+    return IdempotencyRecord._meta.get_field(name)
+
+
+def complete(*, principal: str, key: str, response: StoredResponse) -> None:
+    """Store `response` on the reservation; it commits with the view's effects."""
+    params = [
+        response.status,
+        _field("response_body").get_db_prep_value(response.body, connection),
+        _field("response_headers").get_db_prep_value(response.headers, connection),
+        key, principal,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql.complete(connection.vendor), params)
+
+
+def forget(*, principal: str, key: str) -> None:
+    """Drop the reservation: the response must not be stored (it reveals a secret)."""
+    IdempotencyRecord.objects.filter(key=key, principal=principal).delete()
+
+
+def purge_expired(*, batch_size: int = 1000, dry_run: bool = False,
+                  queryset: QuerySet[IdempotencyRecord] | None = None,
+                  now: datetime | None = None) -> int:
+    """Delete expired records (of `queryset`, default all) in batches; return how many.
+
+    Each batch is its own short transaction, so a purge of millions of rows
+    never holds locks for long. `dry_run` only counts.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    now = now or timezone.now()
+    expired = (queryset if queryset is not None else IdempotencyRecord.objects.all()).filter(
+        expires_at__lte=now
+    )
+    if dry_run:
+        return expired.count()
+    total = 0
+    while True:
+        ids = list(expired.values_list("pk", flat=True)[:batch_size])
+        if not ids:
+            return total
+        deleted, _ = IdempotencyRecord.objects.filter(pk__in=ids, expires_at__lte=now).delete()
+        total += deleted

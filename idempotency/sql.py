@@ -1,0 +1,58 @@
+"""The hand-written statements of the request path, built once per database vendor.
+
+The ORM cannot say "insert unless the key exists, and tell me" in one round
+trip, and its UPDATE costs several times the CPU of the statement it sends;
+both run on every idempotent request.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.db import connection
+
+from idempotency.models import IdempotencyRecord
+
+INSERTED_COLUMNS = ("principal", "key", "method", "path", "fingerprint", "created_at",
+                    "expires_at")
+STORED_COLUMNS = ("fingerprint", "response_status", "response_body", "response_headers",
+                  "expires_at")
+
+
+def _names() -> tuple[str, dict[str, str]]:
+    meta = IdempotencyRecord._meta
+    qn = connection.ops.quote_name
+    return qn(meta.db_table), {f.name: qn(f.column) for f in meta.concrete_fields}
+
+
+@functools.cache
+def insert(vendor: str) -> str:
+    """Return the reservation insert; params: see `services._insert`."""
+    table, col = _names()
+    columns = ", ".join(col[name] for name in INSERTED_COLUMNS)
+    conflict = f"ON CONFLICT ({col['key']}, {col['principal']}) DO NOTHING"
+    if vendor != "postgresql":
+        return f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s) {conflict}"
+    # Params: lock_timeout, the 7 inserted values, then key and principal.
+    # The set_config bounds this statement's wait on the unique index; the
+    # outer SELECT returns the row committed before the statement began.
+    stored = ", ".join(f"r.{col[name]}" for name in STORED_COLUMNS)
+    return (
+        "WITH bound AS (SELECT set_config('lock_timeout', %s, true)), "
+        f"inserted AS (INSERT INTO {table} ({columns}) "
+        "SELECT %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz FROM bound "
+        f"{conflict} RETURNING 1) "
+        f"SELECT EXISTS (SELECT 1 FROM inserted), {stored} "
+        f"FROM (SELECT 1) AS one LEFT JOIN {table} AS r "
+        f"ON r.{col['key']} = %s AND r.{col['principal']} = %s"
+    )
+
+
+@functools.cache
+def complete(vendor: str) -> str:
+    """Return the update that stores a response; params: status, body, headers, key, principal."""
+    table, col = _names()
+    return (
+        f"UPDATE {table} SET {col['response_status']} = %s, {col['response_body']} = %s, "
+        f"{col['response_headers']} = %s WHERE {col['key']} = %s AND {col['principal']} = %s"
+    )
