@@ -44,7 +44,7 @@ from idempotency import fast_path, services, test_hooks
 from idempotency.conf import setting
 from idempotency.errors import IdempotencyKeyReused
 from idempotency.keys import META_KEY, parse_key, request_fingerprint
-from idempotency.principals import principal_for
+from tinyagentos_site.principals import principal_for
 from tinyagentos_site.errors import problem
 
 logger = logging.getLogger(__name__)

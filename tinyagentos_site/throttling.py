@@ -19,6 +19,8 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from tinyagentos_site.principals import principal_for
+
 logger = logging.getLogger(__name__)
 
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60,
@@ -39,13 +41,7 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
 
 def principal_ident(request: Request) -> str:
     """Name who is calling: an agent, a user, or (anonymous) the client address."""
-    user = getattr(request, "user", None)
-    agent = getattr(user, "agent", None)
-    if agent is not None:
-        return f"agent:{agent.pk}"
-    if user is not None and user.is_authenticated:
-        return f"user:{user.pk}"
-    return f"anon:{request.META.get('REMOTE_ADDR', '')}"
+    return principal_for(request) or f"anon:{request.META.get('REMOTE_ADDR', '')}"
 
 
 class PrincipalRateThrottle(BaseThrottle):

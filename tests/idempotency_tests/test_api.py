@@ -254,3 +254,16 @@ def test_delay_header_is_ignored_without_test_hooks(api, settings):
     response = post(api, {"display_name": "Research Bot"}, HTTP_X_TEST_DELAY="5")
     assert response.status_code == 201
     assert time.monotonic() - started < 2
+
+
+def test_agent_token_principal_is_the_agent():
+    from rest_framework.test import APIRequestFactory
+
+    from agents.services import agent_create
+    from tinyagentos_site.principals import principal_for
+    from tokens.authentication import AgentPrincipal
+
+    agent = agent_create(display_name="Keyed")
+    request = APIRequestFactory().post("/")
+    request.user = AgentPrincipal(agent)
+    assert principal_for(request) == f"agent:{agent.pk}"

@@ -37,3 +37,19 @@ def test_each_principal_has_its_own_count(api, make_user, settings):
 def test_throttling_off_never_limits(api, settings):
     settings.TAOS_THROTTLE_USER = "off"
     assert all(api.get("/api/agents/").status_code == 200 for _ in range(20))
+
+
+def test_agent_tokens_are_throttled_per_agent(settings):
+    from rest_framework.test import APIClient
+
+    from agents.services import agent_create
+    from tokens.services import token_issue
+
+    settings.TAOS_THROTTLE_USER = "2/min"
+    first, second = (token_issue(agent=agent_create(display_name=name)).secret
+                     for name in ("One", "Two"))
+    client = APIClient()
+    me = lambda secret: client.get("/api/agent/me/",  # noqa: E731
+                                   HTTP_AUTHORIZATION=f"Bearer {secret}").status_code
+    assert [me(first) for _ in range(3)] == [200, 200, 429]
+    assert me(second) == 200
