@@ -14,10 +14,12 @@ from rest_framework.request import Request
 from idempotency.conf import setting
 from idempotency.errors import IdempotencyKeyRequired
 from idempotency.keys import HEADER, META_KEY
+from idempotency.models import KEY_MAX_LENGTH
 from idempotency.middleware import REPLAYABLE_ATTR, SAFE_METHODS, SCOPE_ATTR
 
 KEY_PARAMETER = OpenApiParameter(
     name=HEADER, type=str, location=OpenApiParameter.HEADER, required=False,
+    pattern=f"^[\\x21-\\x7e]{{1,{KEY_MAX_LENGTH}}}$",
     description=(
         "Any unique string (1-255 visible ASCII characters), e.g. a UUID. A retry with "
         "the same key gets the first response again (`Idempotent-Replayed: true`) and "

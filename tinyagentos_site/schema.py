@@ -75,8 +75,11 @@ def add_problem_responses(result: dict[str, Any], generator: Any, request: Any,
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
+                schema = parameter.setdefault("schema", {})
                 if parameter.get("in") == "path" and parameter.get("name") == "slug":
-                    parameter.setdefault("schema", {})["pattern"] = slug_pattern
+                    schema["pattern"] = slug_pattern
+                elif schema.get("type") == "string" and not {"pattern", "enum"} & schema.keys():
+                    schema["pattern"] = NO_NUL_PATTERN
             responses = operation.setdefault("responses", {})
             for status, description in COMMON_PROBLEMS.items():
                 responses.setdefault(status, {

@@ -67,6 +67,7 @@ class PrincipalRateThrottle(BaseThrottle):
             logger.warning("throttle: cache unavailable (%s); not limiting", exc.__class__.__name__)
             return True
         if count is None:  # django-redis with IGNORE_EXCEPTIONS: Redis is down
+            logger.warning("throttle: cache unavailable; not limiting")
             return True
         self._wait = (window + 1) * period - now
         return count <= limit
