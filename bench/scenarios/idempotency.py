@@ -169,8 +169,10 @@ async def _same_key_race(site: Site) -> list[MeasureRow]:
         for _ in range(site.config.rounds):
             key, body = site.fresh_key(), {"display_name": site.unique_name("bench race")}
             headers = {IDEMPOTENCY_KEY: key, **headers_delay}
-            answers = await burst(lambda i: client.post(AGENTS, json=body, headers=headers),
-                                  RACE_REQUESTS)
+            answers = await burst(
+                lambda i, body=body, headers=headers: client.post(AGENTS, json=body,
+                                                                  headers=headers),
+                RACE_REQUESTS)
             made.append(await asyncio.to_thread(
                 site.database.scalar,
                 "SELECT count(*) FROM agents_agent WHERE display_name = %s",

@@ -1,4 +1,4 @@
-"""open_site() serves a fresh database under gunicorn; a sibling is independent of it, a variant shares it."""
+"""open_site() serves a fresh database under gunicorn; a sibling has its own; a variant shares."""
 
 from __future__ import annotations
 
