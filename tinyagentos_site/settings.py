@@ -113,6 +113,8 @@ else:
             # Live-server tests run gunicorn workers against the test
             # database, so it must be a file, never in memory.
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # Keep a worker's connection (and its PRAGMAs) between requests.
+            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
         }
     }
 
@@ -139,6 +141,9 @@ if REDIS_URL:
     # Callers that care log the outage themselves (health, throttling), once a
     # request and without a traceback each time.
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
+    # Sessions are read from Redis and written through to the database, which
+    # stays the source of truth: a Redis outage costs a query, not a login.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {
