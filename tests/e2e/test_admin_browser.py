@@ -126,3 +126,23 @@ def test_admin_issues_rotates_and_revokes_a_token_showing_each_secret_once(
     assert "Revoked 1 token(s)." in page.content()
     screenshot(page, "07-token-revoked")
     assert _me(gunicorn_server.url, second) == 401
+
+
+def test_admin_shows_the_idempotency_records_of_api_creates(page, gunicorn_server):
+    import httpx
+
+    from tests.conftest import basic_auth
+
+    key = "browser-test-key-0001"
+    response = httpx.post(f"{gunicorn_server.url}/api/agents/",
+                          json={"display_name": "Keyed Bot"},
+                          headers={"Authorization": basic_auth("root"), "Idempotency-Key": key})
+    assert response.status_code == 201
+    login(page)
+    page.goto("/admin/idempotency/idempotencyrecord/")
+    row = page.locator("#result_list tbody tr", has_text=key)
+    assert row.count() == 1
+    assert "POST" in row.inner_text() and "/api/agents/" in row.inner_text()
+    screenshot(page, "08-idempotency-records")
+    page.goto(f"/admin/idempotency/idempotencyrecord/?q={key}")
+    assert page.locator("#result_list tbody tr").count() == 1
