@@ -1,25 +1,27 @@
-"""How the load authenticates: pluggable, and paid once per run, not per request.
+"""How the load authenticates: pluggable, and paid once per site, not per request.
 
-An auth method is `async def method(url, operator) -> Credentials`: it
+An auth method is `async def method(ctx: AuthContext) -> Credentials`: it
 obtains credentials once (paying the password hasher at most once) and the
 load then sends the same headers and cookies with every request.
 
-- `session` (the default, available now): log in to the admin once, reuse
-  the session cookie and send the CSRF token in `X-CSRFToken`.
+- `operator_token` (the default): create an operator token for the operator
+  once with `manage.py create_operator_token`, then send
+  `Authorization: Bearer taosop_...`: one query to authenticate a request.
+- `session`: log in to the admin once, reuse the session cookie and send the
+  CSRF token in `X-CSRFToken`: two queries (the session, the user).
 
-Once operator tokens exist, register a method that issues one and returns
-`Credentials(headers={"Authorization": f"Bearer {token}"})`, then run with
-`--auth NAME` (see docs/bench.md).
+The `auth_queries` measure (bench/scenarios/tokens.py) counts them on every run.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
 
-from bench.engines import Operator
+from bench.engines import Operator, run_django
 
 CHECK_PATH = "/api/agents/?page_size=1"
 
@@ -31,7 +33,16 @@ class Credentials:
     cookies: dict[str, str] = field(default_factory=dict)
 
 
-AuthMethod = Callable[[str, Operator], Awaitable[Credentials]]
+@dataclass(frozen=True)
+class AuthContext:
+    """What an auth method gets: the site's URL, its operator, its environment."""
+
+    url: str
+    operator: Operator
+    env: dict[str, str]
+
+
+AuthMethod = Callable[[AuthContext], Awaitable[Credentials]]
 AUTH_METHODS: dict[str, AuthMethod] = {}
 
 
@@ -45,14 +56,14 @@ def auth_method(name: str) -> Callable[[AuthMethod], AuthMethod]:
     return register
 
 
-async def authenticate(name: str, url: str, operator: Operator) -> Credentials:
+async def authenticate(name: str, ctx: AuthContext) -> Credentials:
     """Obtain credentials with method `name` and check that the API accepts them."""
     try:
         method = AUTH_METHODS[name]
     except KeyError:
         raise ValueError(f"unknown auth method {name!r}; known: {', '.join(AUTH_METHODS)}") from None
-    credentials = await method(url, operator)
-    async with httpx.AsyncClient(base_url=url, headers=credentials.headers,
+    credentials = await method(ctx)
+    async with httpx.AsyncClient(base_url=ctx.url, headers=credentials.headers,
                                  cookies=credentials.cookies, timeout=30) as client:
         response = await client.get(CHECK_PATH)
     if response.status_code != 200:
@@ -64,9 +75,10 @@ async def authenticate(name: str, url: str, operator: Operator) -> Credentials:
 
 
 @auth_method("session")
-async def session_login(url: str, operator: Operator) -> Credentials:
+async def session_login(ctx: AuthContext) -> Credentials:
     """Log in through the admin login form once; return its session and CSRF token."""
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+    operator = ctx.operator
+    async with httpx.AsyncClient(base_url=ctx.url, timeout=30) as client:
         form = await client.get("/admin/login/")
         form.raise_for_status()
         response = await client.post("/admin/login/", data={
@@ -86,3 +98,20 @@ async def session_login(url: str, operator: Operator) -> Credentials:
             headers={"X-CSRFToken": csrf},
             cookies={"sessionid": client.cookies["sessionid"], "csrftoken": csrf},
         )
+
+
+@auth_method("operator_token")
+async def operator_token(ctx: AuthContext) -> Credentials:
+    """Create an operator token for the operator once; return its Bearer header.
+
+    Through the documented command, which prints the secret alone on the
+    last line of standard output (it never goes through argv or a log).
+    """
+    out = await asyncio.to_thread(
+        run_django, ctx.env, "manage.py", "create_operator_token", ctx.operator.username,
+        "--name", "bench load",
+    )
+    secret = out.strip().splitlines()[-1].strip()
+    if not secret.startswith("taosop_"):
+        raise RuntimeError("create_operator_token did not print a taosop_ token")
+    return Credentials(method="operator_token", headers={"Authorization": f"Bearer {secret}"})

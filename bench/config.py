@@ -26,8 +26,9 @@ class RunConfig:
     big_rows: int = 1_000_000     # size of the bulk-loaded tables of big-table measures
     engines: tuple[str, ...] = DEFAULT_ENGINES
     only: tuple[str, ...] = ()
-    auth: str = "session"
-    test_hooks: bool | None = None  # None: on only if a selected item needs them
+    everything: bool = False      # also the reference items (not in the default run)
+    auth: str = "operator_token"  # one query a request; "session" costs two
+    test_hooks: bool = False      # the main servers; items that need them start a variant
     pg_url: str = field(default_factory=lambda: os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL))
     redis_url: str = field(default_factory=lambda: (
         os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
@@ -36,15 +37,17 @@ class RunConfig:
     plot: bool = True
     keep: bool = False            # keep the bench databases and logs for a look afterwards
     smoke: bool = False
+    static_root: Path | None = None  # set by the runner: one static collection per run
 
     def smoke_sized(self) -> RunConfig:
         """Return this config shrunk to a quick check that everything runs."""
-        return replace(self, rounds=2, requests=20, concurrency=4, warmup=4,
+        return replace(self, rounds=2, requests=20, concurrency=4, warmup=4, workers=2,
                        big_rows=2_000, smoke=True)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["out_dir"] = str(self.out_dir)
+        data.pop("static_root")
         data["pg_url"] = _without_password(self.pg_url)
         data["redis_url"] = _without_password(self.redis_url)
         return data

@@ -29,9 +29,18 @@ PREPARE_TIMEOUT_SECONDS = 300
 
 # Settings the runner decides per engine; never inherited from the caller's shell.
 _ENGINE_VARIABLES = (
-    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TAOS_SQLITE_PATH", "TAOS_VAR_DIR",
-    "TAOS_STATIC_ROOT", "TAOS_TEST_HOOKS", "CACHE_KEY_PREFIX", "DEBUG",
+    "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TOKENS_PEPPER", "TAOS_SQLITE_PATH",
+    "TAOS_VAR_DIR", "TAOS_STATIC_ROOT", "TAOS_TEST_HOOKS", "CACHE_KEY_PREFIX", "DEBUG",
+    "TAOS_THROTTLE_USER", "TAOS_THROTTLE_ANON", "IDEMPOTENCY_REDIS_FAST_PATH",
+    "IDEMPOTENCY_REQUIRED", "IDEMPOTENCY_TEST_PID_DIR", "LOG_LEVEL",
 )
+# Every bench server runs with these. Throttling off: the load sends far more
+# than the production rate per principal (6000/min with Redis), and each
+# count would be a Redis round trip the scenarios do not mean to measure.
+BENCH_SERVER_SETTINGS = {
+    "TAOS_THROTTLE_USER": "off",
+    "TAOS_THROTTLE_ANON": "off",
+}
 
 
 @dataclass(frozen=True)
@@ -136,11 +145,22 @@ def run_django(env: dict[str, str], *args: str, timeout: float = PREPARE_TIMEOUT
 
 @contextmanager
 def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
-              test_hooks: bool) -> Iterator[Provisioned]:
-    """Create, migrate and seed a fresh database for `engine`; drop it on exit."""
+              test_hooks: bool, env_overrides: dict[str, str] | None = None,
+              ) -> Iterator[Provisioned]:
+    """Create, migrate and seed a fresh database for `engine`; drop it on exit.
+
+    `env_overrides` are settings of this site only (e.g. a sibling that
+    replays through the database: IDEMPOTENCY_REDIS_FAST_PATH=0).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     env = base_env()
+    env.update(BENCH_SERVER_SETTINGS)
     env["TAOS_VAR_DIR"] = str(workdir / "var")
+    # Static files do not depend on the database: the run's sites share one
+    # collection (the admin login page of the session auth method needs it).
+    static_root = config.static_root or workdir / "static"
+    env["TAOS_STATIC_ROOT"] = str(static_root)
+    collected = (static_root / "staticfiles.json").exists()
     env["CACHE_KEY_PREFIX"] = f"taosbench-{run_id}"
     if test_hooks:
         env["TAOS_TEST_HOOKS"] = "1"
@@ -148,7 +168,9 @@ def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
     if engine.database == "postgresql":
         _recreate_pg_database(config.pg_url)
         env["DATABASE_URL"] = config.pg_url
+        # Production settings require both with DATABASE_URL; fresh ones per run.
         env["SECRET_KEY"] = secrets.token_urlsafe(48)
+        env["TOKENS_PEPPER"] = secrets.token_urlsafe(48)
         database = BenchDatabase(vendor="postgresql", url=config.pg_url)
         describe["database"] = f"PostgreSQL database {_pg_database_name(config.pg_url)}"
     else:
@@ -162,11 +184,15 @@ def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
         describe["cache"] = f"Redis {redis_url} (key prefix {env['CACHE_KEY_PREFIX']})"
     else:
         describe["cache"] = "database cache"
+    env.update(env_overrides or {})
+    describe["settings"] = ", ".join(
+        f"{k}={v}" for k, v in sorted({**BENCH_SERVER_SETTINGS, **(env_overrides or {})}.items()))
     operator = Operator(username="bench-operator", password=secrets.token_urlsafe(24))
     try:
         # The password goes by environment, not argv, which `ps` shows.
         out = run_django({**env, "BENCH_OPERATOR_PASSWORD": operator.password},
-                         "-m", "bench.prepare", "--username", operator.username)
+                         "-m", "bench.prepare", "--username", operator.username,
+                         *(["--skip-static"] if collected else []))
         describe["prepare"] = json.loads(out.strip().splitlines()[-1]).get("summary", "")
         yield Provisioned(engine=engine, env=env, database=database, operator=operator,
                           workdir=workdir, describe=describe)

@@ -24,6 +24,9 @@ OPERATOR_APPS = ("agents", "tokens", "idempotency")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--username", required=True)
+    parser.add_argument("--skip-static", action="store_true",
+                        help="TAOS_STATIC_ROOT holds the collected files already (another site of "
+                             "the same run collected them)")
     args = parser.parse_args(argv)
     password = os.environ["BENCH_OPERATOR_PASSWORD"]
 
@@ -39,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     call_command("createcachetable", verbosity=0)
     # The admin login page (how the session auth method logs in) needs the
     # collected static files' manifest, as under `make run`.
-    call_command("collectstatic", interactive=False, verbosity=0)
+    if not args.skip_static:
+        call_command("collectstatic", interactive=False, verbosity=0)
     User = get_user_model()
     user = User.objects.create_user(args.username, "", password, is_staff=True)
     permissions = Permission.objects.filter(content_type__app_label__in=OPERATOR_APPS)
@@ -47,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     apps = sorted(set(permissions.values_list("content_type__app_label", flat=True)))
     print(json.dumps({
         "user_id": user.pk,
-        "summary": f"migrated, static collected; operator {args.username!r} "
+        "summary": f"migrated{'' if args.skip_static else ', static collected'}; "
+                   f"operator {args.username!r} "
                    f"(staff, {permissions.count()} permissions on {', '.join(apps)})",
     }))
     return 0

@@ -10,8 +10,11 @@
   requests: agents made, identical 201s, slowest answer") and returns rows
   of named values, each with its own target.
 
-Register with the decorators below (see bench/scenarios.py); the runner runs
-every registered item in registration order, or those named by `--only`.
+Register with the decorators below (see bench/scenarios/); the runner runs
+every default item in registration order, or those named by `--only`.
+An item may apply only on engines with a tag (`when="redis"`), and a
+reference item (`default=False`) runs only when named by `--only` or with
+`--all`.
 """
 
 from __future__ import annotations
@@ -97,18 +100,28 @@ ScenarioSetup = Callable[["Site"], Awaitable[Any]]
 SpecialRun = Callable[["Site"], Awaitable[list[MeasureRow]]]
 
 
+class _Applies:
+    when: str | None
+    default: bool
+
+    def applies_to(self, tags: Collection[str]) -> bool:
+        """Whether this item runs on an engine with `tags`."""
+        return self.when is None or self.when in tags
+
+
 @dataclass(frozen=True)
-class Scenario:
+class Scenario(_Applies):
     name: str
     title: str
     run: ScenarioRun
     expect: frozenset[int]
     setup: ScenarioSetup | None = None
-    needs_test_hooks: bool = False
+    when: str | None = None
+    default: bool = True
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(_Applies):
     name: str
     title: str
     a: str
@@ -116,14 +129,17 @@ class Comparison:
     metric: Literal["throughput", "p50"]
     target: TargetSpec = None
     note: str = ""
+    when: str | None = None
+    default: bool = True
 
 
 @dataclass(frozen=True)
-class Special:
+class Special(_Applies):
     name: str
     title: str
     run: SpecialRun
-    needs_test_hooks: bool = False
+    when: str | None = None
+    default: bool = True
 
 
 @dataclass
@@ -138,14 +154,14 @@ class Registry:
 
     def scenario(
         self, name: str, *, title: str, expect: Collection[int],
-        setup: ScenarioSetup | None = None, needs_test_hooks: bool = False,
+        setup: ScenarioSetup | None = None, when: str | None = None, default: bool = True,
     ) -> Callable[[ScenarioRun], ScenarioRun]:
         """Register the decorated `async def run(site, state, load) -> Samples`."""
         def register(run: ScenarioRun) -> ScenarioRun:
             self._check_free(name)
             self.scenarios[name] = Scenario(
                 name=name, title=title, run=run, expect=frozenset(expect), setup=setup,
-                needs_test_hooks=needs_test_hooks,
+                when=when, default=default,
             )
             return run
         return register
@@ -153,7 +169,7 @@ class Registry:
     def compare(
         self, name: str, *, title: str, a: str, b: str,
         metric: Literal["throughput", "p50"] = "throughput", target: TargetSpec = None,
-        note: str = "",
+        note: str = "", when: str | None = None, default: bool = True,
     ) -> Comparison:
         """Register the comparison of scenarios `a` and `b` (ratio = a / b)."""
         self._check_free(name)
@@ -161,26 +177,32 @@ class Registry:
             if side not in self.scenarios:
                 raise ValueError(f"comparison {name!r}: no scenario named {side!r}")
         comparison = Comparison(name=name, title=title, a=a, b=b, metric=metric,
-                                target=target, note=note)
+                                target=target, note=note, when=when, default=default)
         self.comparisons[name] = comparison
         return comparison
 
     def special(
-        self, name: str, *, title: str, needs_test_hooks: bool = False,
+        self, name: str, *, title: str, when: str | None = None, default: bool = True,
     ) -> Callable[[SpecialRun], SpecialRun]:
         """Register the decorated `async def run(site) -> list[MeasureRow]`."""
         def register(run: SpecialRun) -> SpecialRun:
             self._check_free(name)
-            self.specials[name] = Special(name=name, title=title, run=run,
-                                          needs_test_hooks=needs_test_hooks)
+            self.specials[name] = Special(name=name, title=title, run=run, when=when,
+                                          default=default)
             return run
         return register
 
     def names(self) -> list[str]:
         return [*self.scenarios, *self.comparisons, *self.specials]
 
-    def select(self, only: Collection[str] | None) -> Plan:
-        """Return what to run: everything, or the named items (and their scenarios)."""
+    def item(self, name: str) -> Scenario | Comparison | Special:
+        return self.scenarios.get(name) or self.comparisons.get(name) or self.specials[name]
+
+    def select(self, only: Collection[str] | None, *, everything: bool = False) -> Plan:
+        """Return what to run: the default items (all with `everything`), or the named ones.
+
+        A chosen comparison brings its two scenarios.
+        """
         if only:
             unknown = sorted(set(only) - set(self.names()))
             if unknown:
@@ -188,7 +210,10 @@ class Registry:
                     f"unknown benchmark item(s): {', '.join(unknown)}; "
                     f"known: {', '.join(self.names())}"
                 )
-        chosen = set(only) if only else set(self.names())
+        if only:
+            chosen = set(only)
+        else:
+            chosen = {name for name in self.names() if everything or self.item(name).default}
         comparisons = [c for name, c in self.comparisons.items() if name in chosen]
         compared = {side for c in comparisons for side in (c.a, c.b)}
         # A scenario in a chosen comparison gets its numbers from that
@@ -207,9 +232,12 @@ class Plan:
     comparisons: list[Comparison]
     specials: list[Special]
 
-    @property
-    def needs_test_hooks(self) -> bool:
-        return any(s.needs_test_hooks for s in [*self.scenarios, *self.specials])
+    def for_engine(self, tags: Collection[str]) -> Plan:
+        """Return the part of this plan that applies on an engine with `tags`."""
+        def keep(items: list[Any]) -> list[Any]:
+            return [item for item in items if item.applies_to(tags)]
+        return Plan(scenarios=keep(self.scenarios), singles=keep(self.singles),
+                    comparisons=keep(self.comparisons), specials=keep(self.specials))
 
 
 REGISTRY = Registry()

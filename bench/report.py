@@ -47,7 +47,8 @@ def table_rows(engine: EngineResult) -> list[tuple[str, ...]]:
             continue
         spread = scenario.throughput
         notes = (f"{fmt(spread.min)}–{fmt(spread.max)} req/s over {spread.n} rounds; "
-                 f"server CPU {fmt(scenario.server_cpu_ms.median)} ms/req")
+                 f"CPU ms/req server {fmt(scenario.server_cpu_ms.median)}, "
+                 f"client {fmt(scenario.client_cpu_ms.median)}")
         if scenario.unexpected:
             notes += f"; {scenario.unexpected} unexpected statuses {dict(scenario.statuses)}"
         rows.append((
@@ -94,12 +95,27 @@ def markdown_table(engines: list[EngineResult]) -> str:
     return "\n".join(lines)
 
 
+def setup_markdown(engines: list[EngineResult]) -> str:
+    """One line per engine: what ran, how the load authenticated, which settings were set."""
+    lines = []
+    for engine in engines:
+        setup = engine.describe
+        parts = [setup.get("server", f"gunicorn, {engine.workers} sync workers"),
+                 f"load auth {setup.get('auth', engine.auth)}"]
+        if setup.get("settings"):
+            parts.append(f"settings {setup['settings']}")
+        parts += [setup[k] for k in ("database", "cache") if setup.get(k)]
+        lines.append(f"- {engine.name} ({engine.title}): " + "; ".join(parts))
+    return "\n".join(lines)
+
+
 def results_document(engines: list[EngineResult], *, meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": 1,
         **meta,
         "engines": [engine.as_dict() for engine in engines],
         "errors": [error for engine in engines for error in engine.errors],
+        "setup_markdown": setup_markdown(engines),
         "table_markdown": markdown_table(engines),
     }
 

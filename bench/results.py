@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.load import Samples
+from bench.load import WRONG_ANSWER, Samples
 from bench.registry import (
     MIN_ROUNDS_FOR_VERDICT,
     Comparison,
@@ -39,16 +39,19 @@ class RoundResult:
     statuses: dict[str, int]
     unexpected: int
     server_cpu_ms: float = math.nan  # gunicorn CPU time per request
+    client_cpu_ms: float = math.nan  # the load generator's CPU time per request
 
     @classmethod
     def of(cls, samples: Samples, expect: frozenset[int], *,
            server_cpu_seconds: float = math.nan) -> RoundResult:
+        per_request = 1000.0 / samples.count if samples.count else math.nan
         return cls(
             requests=samples.count, seconds=samples.elapsed, throughput=samples.throughput,
             p50_ms=samples.latency_ms(50), p95_ms=samples.latency_ms(95),
             p99_ms=samples.latency_ms(99), statuses=samples.status_counts(),
             unexpected=samples.unexpected(expect),
-            server_cpu_ms=server_cpu_seconds * 1000.0 / samples.count if samples.count else math.nan,
+            server_cpu_ms=server_cpu_seconds * per_request,
+            client_cpu_ms=samples.client_cpu * per_request,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -58,6 +61,7 @@ class RoundResult:
             "p95_ms": _num(round(self.p95_ms, 3)), "p99_ms": _num(round(self.p99_ms, 3)),
             "statuses": self.statuses, "unexpected": self.unexpected,
             "server_cpu_ms_per_request": _num(round(self.server_cpu_ms, 3)),
+            "client_cpu_ms_per_request": _num(round(self.client_cpu_ms, 3)),
         }
 
 
@@ -74,6 +78,8 @@ class ScenarioResult:
         self.rounds.append(result)
         self.latencies.extend(samples.latencies)
         self.statuses.update(samples.statuses)
+        if samples.wrong:
+            self.statuses[WRONG_ANSWER] += samples.wrong
         return result
 
     @property
@@ -91,6 +97,11 @@ class ScenarioResult:
         return Spread.of([r.server_cpu_ms for r in self.rounds if not math.isnan(r.server_cpu_ms)])
 
     @property
+    def client_cpu_ms(self) -> Spread:
+        """Load generator CPU ms per request: the median round and the spread."""
+        return Spread.of([r.client_cpu_ms for r in self.rounds if not math.isnan(r.client_cpu_ms)])
+
+    @property
     def unexpected(self) -> int:
         return sum(r.unexpected for r in self.rounds)
 
@@ -104,9 +115,10 @@ class ScenarioResult:
                 "p50": _num(self.latency_ms(50)), "p95": _num(self.latency_ms(95)),
                 "p99": _num(self.latency_ms(99)),
             },
-            "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
+            "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=lambda i: str(i[0]))},
             "unexpected": self.unexpected,
             "server_cpu_ms_per_request": {k: _num(v) for k, v in self.server_cpu_ms.as_dict().items()},
+            "client_cpu_ms_per_request": {k: _num(v) for k, v in self.client_cpu_ms.as_dict().items()},
             "rounds": [r.as_dict() for r in self.rounds],
         }
 
@@ -120,8 +132,10 @@ class ComparisonResult:
     # companion (equal to it when the server's CPU is the bottleneck).
     cpu_ratios: list[float] = field(default_factory=list)
     unexpected: int = 0
+    pairs: list[tuple[RoundResult, RoundResult]] = field(default_factory=list)  # A, B per round
 
     def add_round(self, a: RoundResult, b: RoundResult) -> None:
+        self.pairs.append((a, b))
         if self.comparison.metric == "throughput":
             self.ratios.append(ratio(a.throughput, b.throughput))
         else:
@@ -158,6 +172,12 @@ class ComparisonResult:
             "name": c.name, "title": c.title, "a": c.a, "b": c.b,
             "metric": f"{c.metric}_ratio", "note": c.note,
             "ratios": [_num(round(r, 4)) if not math.isnan(r) else None for r in self.ratios],
+            "rounds": [{"a_throughput_rps": round(a.throughput, 2),
+                        "b_throughput_rps": round(b.throughput, 2),
+                        "a_p50_ms": _num(round(a.p50_ms, 3)), "b_p50_ms": _num(round(b.p50_ms, 3)),
+                        "a_server_cpu_ms": _num(round(a.server_cpu_ms, 3)),
+                        "b_server_cpu_ms": _num(round(b.server_cpu_ms, 3))}
+                       for a, b in self.pairs],
             "median": _num(self.spread.median),
             "spread": {k: _num(v) for k, v in self.spread.as_dict().items()},
             "server_cpu_per_request_ratio_b_over_a": {

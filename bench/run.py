@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/run.py`
@@ -60,12 +61,15 @@ def parse_args(argv: list[str] | None) -> RunConfig:
     parser.add_argument("--only", action="append", default=[], metavar="ITEM",
                         help="run only this scenario, comparison or special (repeatable); "
                              f"known: {', '.join(REGISTRY.names())}")
+    parser.add_argument("--all", dest="everything", action="store_true",
+                        help="also run the reference items that the default run leaves out: "
+                             + ", ".join(n for n in REGISTRY.names()
+                                         if not REGISTRY.item(n).default))
     parser.add_argument("--auth", default=defaults.auth, choices=sorted(AUTH_METHODS),
                         help="how the load authenticates (default %(default)s)")
-    hooks = parser.add_mutually_exclusive_group()
-    hooks.add_argument("--test-hooks", dest="test_hooks", action="store_true", default=None,
-                       help="run gunicorn with TAOS_TEST_HOOKS=1 (default: only if an item needs it)")
-    hooks.add_argument("--no-test-hooks", dest="test_hooks", action="store_false")
+    parser.add_argument("--test-hooks", action="store_true",
+                        help="run the main gunicorn servers with TAOS_TEST_HOOKS=1 too (items "
+                             "that need the delay header start a variant server with it anyway)")
     parser.add_argument("--pg-url", default=defaults.pg_url,
                         help="the PostgreSQL bench database, dropped and recreated; its name "
                              "must contain 'bench' (default $BENCH_DATABASE_URL or %(default)s)")
@@ -81,20 +85,20 @@ def parse_args(argv: list[str] | None) -> RunConfig:
                         help="keep the bench databases, gunicorn logs and work directory")
     parser.add_argument("--smoke", action="store_true",
                         help="a quick check that everything runs: 2 rounds of 20 requests, "
-                             "2,000 big rows (no verdicts: too few rounds)")
+                             "2 gunicorn workers, 2,000 big rows (no verdicts: too few rounds)")
     args = parser.parse_args(argv)
     engines = tuple(e.strip() for e in args.engines.split(",") if e.strip())
     unknown = [e for e in engines if e not in ENGINES]
     if unknown or not engines:
         parser.error(f"unknown engine(s) {unknown}; known: {', '.join(ENGINES)}")
     try:
-        REGISTRY.select(args.only)
+        REGISTRY.select(args.only, everything=args.everything)
     except ValueError as exc:
         parser.error(str(exc))
     config = RunConfig(
         rounds=args.rounds, requests=args.requests, concurrency=args.concurrency,
         warmup=args.warmup, workers=args.workers, big_rows=args.big_rows, engines=engines,
-        only=tuple(args.only), auth=args.auth, test_hooks=args.test_hooks, pg_url=args.pg_url,
+        only=tuple(args.only), everything=args.everything, auth=args.auth, test_hooks=args.test_hooks, pg_url=args.pg_url,
         redis_url=args.redis_url, out_dir=args.out, plot=args.plot, keep=args.keep,
         smoke=args.smoke,
     )
@@ -104,7 +108,7 @@ def parse_args(argv: list[str] | None) -> RunConfig:
 
 
 async def run_all(config: RunConfig, workdir: Path, run_id: str) -> list[EngineResult]:
-    plan = REGISTRY.select(config.only)
+    plan = REGISTRY.select(config.only, everything=config.everything)
     results = []
     for name in config.engines:
         results.append(await run_engine(ENGINES[name], plan, config=config, run_id=run_id,
@@ -129,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     config.out_dir.mkdir(parents=True, exist_ok=True)
     run_id = secrets.token_hex(3)
     workdir = Path(tempfile.mkdtemp(prefix=f"taos-bench-{run_id}-"))
+    config = replace(config, static_root=workdir / "static")
     started_at = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
     try:
@@ -148,11 +153,13 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
-        "load_generator": "httpx.AsyncClient, bounded concurrency (bench/load.py)",
+        "load_generator": "aiohttp.ClientSession, bounded concurrency (bench/load.py)",
         "config": config.as_dict(),
     })
     json_path = config.out_dir / "results.json"
     write_json(document, json_path)
+    print()
+    print(document["setup_markdown"])
     print()
     print(document["table_markdown"])
     print()

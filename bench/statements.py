@@ -14,8 +14,12 @@ Method (chosen after looking at what this PostgreSQL offers):
   ORM deletes, from the call until the result is back: the statement's own
   execution plus any lock wait plus a loopback round trip. This is the
   latency the statement imposes, which is what "longest single statement"
-  is meant to bound. It does not see SQL sent around Django's connection
-  wrapper (a raw driver connection), which no command here does.
+  is meant to bound. Commits and rollbacks are driver calls, not cursor
+  statements, so the hook cannot see them: the connection's `_commit` and
+  `_rollback` are timed too, as statements named COMMIT and ROLLBACK
+  (SQLite checkpoints its WAL inside COMMIT, holding the write lock). It
+  does not see SQL sent around Django's connection wrapper (a raw driver
+  connection), which no command here does.
 - **Cross-check, PostgreSQL only: sampling `pg_stat_activity`** every 10 ms
   from the runner for backends whose `application_name` is the command's
   (set with PGAPPNAME), keeping the longest `clock_timestamp() - query_start`
@@ -29,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import heapq
+from collections import Counter
 import json
 import os
 import secrets
@@ -53,6 +58,8 @@ class StatementTimer:
         self.keep = keep
         self.count = 0
         self.total = 0.0
+        self.durations: list[float] = []  # every statement's, in order
+        self.kinds: Counter[str] = Counter()  # statements by first word (SELECT, COMMIT, ...)
         self._slowest: list[tuple[float, int, str]] = []  # min-heap of (seconds, seq, sql)
 
     def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool,
@@ -63,9 +70,26 @@ class StatementTimer:
         finally:
             self.record(time.perf_counter() - started, sql, many=many)
 
+    def wrap_transaction_end(self, end: Callable[[], Any], name: str) -> Callable[[], Any]:
+        """Return `end` (a connection's `_commit` or `_rollback`) timed as statement `name`.
+
+        A commit is not a statement to Django (no cursor, so no
+        execute_wrapper), yet it can take long: SQLite checkpoints its WAL
+        inside COMMIT, holding the write lock; PostgreSQL flushes WAL.
+        """
+        def timed() -> Any:
+            started = time.perf_counter()
+            try:
+                return end()
+            finally:
+                self.record(time.perf_counter() - started, name)
+        return timed
+
     def record(self, seconds: float, sql: str, *, many: bool = False) -> None:
         self.count += 1
         self.total += seconds
+        self.durations.append(seconds)
+        self.kinds[sql.split(None, 1)[0].upper() if sql.strip() else "?"] += 1
         shown = ("[executemany] " if many else "") + " ".join(sql.split())[:SQL_SHOWN_CHARS]
         item = (seconds, self.count, shown)
         if len(self._slowest) < self.keep:
@@ -75,8 +99,14 @@ class StatementTimer:
 
     @property
     def slowest(self) -> list[dict[str, Any]]:
-        return [{"seconds": round(s, 6), "sql": sql}
-                for s, _, sql in sorted(self._slowest, reverse=True)]
+        """The slowest statements, each with its position (1 = the command's first)."""
+        return [{"seconds": round(s, 6), "index": seq, "sql": sql}
+                for s, seq, sql in sorted(self._slowest, reverse=True)]
+
+    def percentile(self, q: float) -> float:
+        from bench.stats import percentile
+
+        return percentile(self.durations, q)
 
     @property
     def longest(self) -> float:
@@ -91,6 +121,9 @@ class CommandTiming:
     statements: int = 0
     longest_statement: float = float("nan")
     slowest: list[dict[str, Any]] = field(default_factory=list)
+    p50_statement: float = float("nan")
+    p99_statement: float = float("nan")
+    kinds: dict[str, int] = field(default_factory=dict)
     sampled_longest: float | None = None  # pg_stat_activity cross-check, PostgreSQL only
     sampled_statement: str = ""
     output_tail: str = ""
@@ -103,7 +136,8 @@ class CommandTiming:
         return {
             "argv": self.argv, "returncode": self.returncode, "seconds": round(self.seconds, 3),
             "statements": self.statements, "longest_statement_s": self.longest_statement,
-            "slowest": self.slowest, "pg_stat_activity_longest_s": self.sampled_longest,
+            "p50_statement_s": self.p50_statement, "p99_statement_s": self.p99_statement,
+            "kinds": self.kinds, "slowest": self.slowest, "pg_stat_activity_longest_s": self.sampled_longest,
             "pg_stat_activity_statement": self.sampled_statement,
             "sample_interval_s": SAMPLE_INTERVAL_SECONDS,
         }
@@ -171,6 +205,9 @@ async def run_timed_command(
         timing.statements = data["statements"]
         timing.longest_statement = data["longest_statement_s"]
         timing.slowest = data["slowest"]
+        timing.p50_statement = data.get("p50_statement_s", float("nan"))
+        timing.p99_statement = data.get("p99_statement_s", float("nan"))
+        timing.kinds = data.get("kinds", {})
         timing.seconds = data["seconds"]
         timing.started_at = data["started_at"]
         timing.finished_at = data["finished_at"]
@@ -195,9 +232,12 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.core.management import call_command
-    from django.db import connection
+    from django.db import connection, connections
 
     timer = StatementTimer()
+    wrapper = connections["default"]
+    wrapper._commit = timer.wrap_transaction_end(wrapper._commit, "COMMIT")
+    wrapper._rollback = timer.wrap_transaction_end(wrapper._rollback, "ROLLBACK")
     started_at = time.monotonic()
     with connection.execute_wrapper(timer):
         call_command(*command)
@@ -205,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({
         "statements": timer.count, "longest_statement_s": timer.longest,
         "slowest": timer.slowest, "seconds": finished_at - started_at,
+        "p50_statement_s": timer.percentile(50), "p99_statement_s": timer.percentile(99),
+        "kinds": dict(timer.kinds),
         "total_statement_s": timer.total, "started_at": started_at, "finished_at": finished_at,
     }))
     return 0

@@ -1,6 +1,8 @@
-"""`python -m bench.run --smoke` on SQLite: real gunicorn, real numbers, the expected JSON.
+"""`python -m bench.run --smoke --all` on SQLite: real gunicorn, real numbers, the expected JSON.
 
-Deselect with `-m "not bench"` (or `-m "not live"`) where a run must be quick.
+Every item of the issue's table runs (small: 2 rounds of 20 requests, 2,000
+big rows, 2 workers), plus the reference items. Deselect with `-m "not
+bench"` (or `-m "not live"`) where a run must be quick.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import pytest
 pytestmark = [pytest.mark.live, pytest.mark.bench]
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE_TIMEOUT_SECONDS = 120
+SMOKE_TIMEOUT_SECONDS = 180
 HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 SMOKE_ROUNDS = 2
 SMOKE_REQUESTS = 20
+SMOKE_BIG_ROWS = 2_000
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +32,7 @@ def smoke(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Path]:
     out = tmp_path_factory.mktemp("bench-smoke")
     # The smoke run is SQLite-only whatever the suite runs on.
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    argv = [sys.executable, "-m", "bench.run", "--smoke", "--engines", "sqlite",
+    argv = [sys.executable, "-m", "bench.run", "--smoke", "--all", "--engines", "sqlite",
             "--out", str(out)]
     if not HAVE_MATPLOTLIB:  # `make test` installs requirements-dev only
         argv.append("--no-plot")
@@ -46,6 +49,12 @@ def engine(smoke) -> dict:
     return document["engines"][0]
 
 
+def _rows(engine: dict, special: str) -> dict[str, dict]:
+    outcome = engine["specials"][special]
+    assert outcome["error"] is None, outcome["error"]
+    return {row["measure"]: row for row in outcome["rows"]}
+
+
 def test_smoke_run_reports_no_errors(smoke):
     _, document, _ = smoke
     assert document["errors"] == []
@@ -54,48 +63,139 @@ def test_smoke_run_reports_no_errors(smoke):
     assert document["config"]["smoke"] is True
 
 
-@pytest.mark.parametrize("name,status", [("list", "200"), ("read", "200"), ("create", "201")])
+def test_the_load_authenticates_with_an_operator_token_and_throttling_is_off(smoke, engine):
+    _, document, _ = smoke
+    assert engine["auth"] == "operator_token"
+    setup = document["setup_markdown"]
+    assert "load auth operator_token" in setup
+    assert "TAOS_THROTTLE_ANON=off, TAOS_THROTTLE_USER=off" in setup
+
+
+@pytest.mark.parametrize("name,status", [
+    ("list", "200"), ("read", "200"), ("create", "201"), ("ceiling", "401"),
+    ("create_keyed", "201"), ("replay", "201"), ("agent_me", "200"), ("read_session", "200"),
+])
 def test_each_scenario_has_every_round_with_real_numbers(engine, name, status):
     scenario = engine["scenarios"][name]
-    assert len(scenario["rounds"]) == SMOKE_ROUNDS
-    for one in scenario["rounds"]:
+    rounds = scenario["rounds"]
+    assert len(rounds) % SMOKE_ROUNDS == 0 and rounds  # pooled over its comparisons
+    for one in rounds:
         assert one["requests"] == SMOKE_REQUESTS
-        assert one["statuses"] == {status: SMOKE_REQUESTS}
+        assert one["statuses"] == {status: SMOKE_REQUESTS}  # no wrong answer either
         assert one["throughput_rps"] > 0
         assert 0 < one["p50_ms"] <= one["p95_ms"] <= one["p99_ms"]
         assert one["server_cpu_ms_per_request"] > 0
-    assert scenario["statuses"] == {status: SMOKE_ROUNDS * SMOKE_REQUESTS}
+        assert one["client_cpu_ms_per_request"] > 0
+    assert scenario["statuses"] == {status: len(rounds) * SMOKE_REQUESTS}
     latency = scenario["latency_ms"]
     assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"]
     throughput = scenario["throughput_rps"]
     assert throughput["min"] <= throughput["median"] <= throughput["max"]
-    assert throughput["n"] == SMOKE_ROUNDS
+    assert throughput["n"] == len(rounds)
 
 
-def test_the_comparison_ratio_is_the_median_of_per_round_throughput_ratios(engine):
-    compared = engine["comparisons"]["create_vs_read"]
-    create, read = engine["scenarios"]["create"]["rounds"], engine["scenarios"]["read"]["rounds"]
-    expected = [c["throughput_rps"] / r["throughput_rps"] for c, r in zip(create, read)]
+def test_the_database_replay_path_runs_only_where_there_is_redis(engine):
+    assert "replay_db" not in engine["scenarios"]
+    assert "replay_db_vs_create" not in engine["comparisons"]
+    assert "same_key_64_db" not in engine["specials"]
+
+
+@pytest.mark.parametrize("name", [
+    "create_keyed_vs_create", "replay_vs_create", "replay_vs_read", "me_token_vs_session",
+    "read_token_vs_session", "create_vs_read",
+])
+def test_each_comparison_ratio_is_the_median_of_its_per_round_throughput_ratios(engine, name):
+    compared = engine["comparisons"][name]
+    rounds = compared["rounds"]
+    assert len(rounds) == SMOKE_ROUNDS
+    expected = [r["a_throughput_rps"] / r["b_throughput_rps"] for r in rounds]
     assert compared["ratios"] == pytest.approx(expected, rel=1e-3)
     assert compared["median"] == pytest.approx(statistics.median(expected), rel=1e-3)
     assert compared["spread"]["min"] <= compared["median"] <= compared["spread"]["max"]
-    assert compared["target"] is None and compared["verdict"] is None
-    cpu = [r["server_cpu_ms_per_request"] / c["server_cpu_ms_per_request"]
-           for c, r in zip(create, read)]
+    cpu = [r["b_server_cpu_ms"] / r["a_server_cpu_ms"] for r in rounds]
     assert compared["server_cpu_per_request_ratio_b_over_a"]["median"] == pytest.approx(
         statistics.median(cpu), rel=1e-2)
+    assert compared["unexpected"] == 0
+    # Two rounds give no verdict on a target; a reference has none.
+    assert compared["verdict"] == ("too few rounds" if compared["target"] else None)
 
 
-def test_the_purge_measure_times_its_statements_and_empties_the_table(engine):
-    special = engine["specials"]["clearsessions_big"]
-    assert special["error"] is None
-    rows = {row["measure"]: row for row in special["rows"]}
-    loaded = rows["bulk load: 2,000 rows into django_session"]
-    assert loaded["detail"]["rows"] == 2_000
+def test_replay_vs_create_on_sqlite_is_held_to_the_database_target(engine):
+    assert engine["comparisons"]["replay_vs_create"]["target"]["value"] == 2.0
+
+
+def test_sixty_four_same_key_requests_make_one_agent_and_wait_for_the_delayed_first(engine):
+    rows = _rows(engine, "same_key_64")
+    made = rows[f"agents made (worst of {SMOKE_ROUNDS} rounds)"]
+    assert (made["value"], made["verdict"]) == (1, "pass")
+    identical = rows[f"identical 201s (worst of {SMOKE_ROUNDS} rounds)"]
+    assert (identical["value"], identical["verdict"]) == (64, "pass")
+    slowest = rows[f"slowest answer (median of {SMOKE_ROUNDS} rounds)"]
+    # Every answer waits for the first, which sleeps 0.3 s (X-Test-Delay honoured).
+    assert all(0.3 <= s < 30 for s in slowest["detail"]["rounds"])
+
+
+def test_authentication_queries_are_counted_not_assumed(engine):
+    rows = _rows(engine, "auth_queries")
+    token = rows["agent token, GET /api/agent/me/: authentication queries"]
+    assert (token["value"], token["verdict"]) == (1, "pass")
+    assert token["detail"]["statements"] == 1
+    assert "tokens_agenttoken" in token["detail"]["sql"][0]["sql"]
+    session = rows["session, GET /api/agents/{slug}/: authentication queries"]
+    assert session["value"] == 2
+    assert [s["sql"].split('"')[1] for s in session["detail"]["sql"]
+            if s["phase"] == "authentication"] == ["django_session", "auth_user"]
+    operator = rows["operator token, GET /api/agents/{slug}/: authentication queries"]
+    assert operator["value"] == 1
+    assert operator["detail"]["statements"] == session["detail"]["statements"] - 1
+
+
+def test_sixty_four_token_issues_give_one_201_and_63_conflicts(engine):
+    rows = _rows(engine, "token_issue_64")
+    expected = {"201s": 1, "409s token_already_active": 63, "5xx (and transport errors)": 0,
+                "active tokens afterwards": 1}
+    for measure, value in expected.items():
+        row = rows[f"{measure} (worst of {SMOKE_ROUNDS} rounds)"]
+        assert (row["value"], row["verdict"]) == (value, "pass"), measure
+        assert row["detail"]["rounds"] == [value] * SMOKE_ROUNDS
+
+
+def test_the_big_table_measure_alternates_a_loaded_table_with_a_small_one(engine):
+    outcome = engine["specials"]["idem_table_big"]
+    assert outcome["error"] is None, outcome["error"]
+    ratio = outcome["rows"][0]
+    small_rows, big_rows = ratio["detail"]["rows"]
+    assert small_rows == 1_001  # 1,000 loaded + the replayed key
+    assert big_rows > SMOKE_BIG_ROWS
+    assert len(ratio["detail"]["ratios"]) == SMOKE_ROUNDS
+    assert ratio["value"] == pytest.approx(statistics.median(ratio["detail"]["ratios"]))
+    assert ratio["target"] == {"op": "<=", "value": 1.15, "unit": ""}
+    loaded = outcome["rows"][3]
+    assert loaded["detail"]["rows"] == SMOKE_BIG_ROWS
+
+
+def test_the_purge_times_its_statements_and_commits_and_leaves_no_expired_row(engine):
+    rows = _rows(engine, "purge_big_under_replay")
     longest = rows["longest single statement"]
     assert longest["value"] > 0
-    assert longest["detail"]["statements"] >= 1
-    assert any("DELETE" in s["sql"] for s in longest["detail"]["slowest"])
+    timing = longest["detail"]
+    assert timing["argv"] == ["purge_idempotency_keys", "--batch-size", "1000"]
+    # Two batches of 1,000, each a SELECT of ids, then a DELETE and its COMMIT (timed
+    # too: not a cursor statement); then the SELECT that finds none left.
+    kinds = timing["kinds"]
+    assert (kinds["SELECT"], kinds["DELETE"], kinds["COMMIT"]) == (3, 2, 2)
+    assert timing["statements"] == sum(kinds.values())
+    assert timing["longest_statement_s"] == pytest.approx(
+        max(s["seconds"] for s in timing["slowest"]), abs=1e-6)
+    left = rows["expired rows left after the purge"]
+    assert (left["value"], left["verdict"]) == (0, "pass")
+    during = rows["replay p99 while the purge ran"]
+    assert during["detail"]["all_replays"] > 0
+    assert set(during["detail"]["all_statuses"]) == {"201"}
+
+
+def test_the_clearsessions_reference_empties_the_table(engine):
+    rows = _rows(engine, "clearsessions_big")
     left = rows["expired rows left after the command"]
     assert (left["value"], left["verdict"]) == (0, "pass")
 
@@ -105,7 +205,9 @@ def test_the_table_is_printed_and_stored(smoke):
     table = document["table_markdown"]
     assert table.startswith("| engine | item | measure |")
     assert table in result.stdout
-    assert "| sqlite | create vs read | throughput ratio (create / read) |" in table
+    assert document["setup_markdown"] in result.stdout
+    assert ("| sqlite | idempotent create (fresh keys) vs create without a key | "
+            "throughput ratio (create_keyed / create) |") in table
 
 
 @pytest.mark.skipif(not HAVE_MATPLOTLIB, reason="matplotlib comes with requirements-bench.txt")

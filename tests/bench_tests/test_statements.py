@@ -44,3 +44,19 @@ def test_cpu_seconds_of_a_live_process_is_positive_and_of_a_gone_one_zero():
     sum(range(2_000_000))  # burn a few clock ticks
     assert _cpu_seconds(os.getpid()) > 0
     assert _cpu_seconds(2**22 + 12345) == 0.0
+
+
+def test_statement_timer_times_a_commit_as_a_statement_and_counts_kinds():
+    timer = StatementTimer()
+
+    def commit():
+        time.sleep(0.02)
+        return "committed"
+
+    assert timer.wrap_transaction_end(commit, "COMMIT")() == "committed"
+    timer(_execute_sleeping, "SELECT 1", (0.0,), False, {})
+    assert timer.count == 2
+    assert timer.slowest[0]["sql"] == "COMMIT"
+    assert timer.slowest[0]["index"] == 1
+    assert 0.02 <= timer.longest < 0.5
+    assert dict(timer.kinds) == {"COMMIT": 1, "SELECT": 1}

@@ -1,31 +1,21 @@
-"""The registered scenarios, comparisons and special measures.
+"""The plain create and read that the issue's comparisons are measured against.
 
-Registration order is run order. What issue 6 still needs (idempotency,
-tokens) is listed in docs/bench.md, to be registered here once those
-features are merged; nothing below stands in for them.
+Also reference items the default run leaves out (`--all` or `--only` runs
+them): the list, create vs read, the HTTP stack's ceiling (a 401) and
+Django's own unbatched `clearsessions` over 1,000,000 rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 
+from bench.auth import Credentials
 from bench.load import Load, Samples, drive
 from bench.registry import REGISTRY, MeasureRow, Target
+from bench.scenarios.common import AGENTS, BACKGROUND_LOAD_MAX_SECONDS, create_agent
 from bench.site import Site
 
-AGENTS = "/api/agents/"
 LIST_SEED_AGENTS = 100
-# Bounds a load that a stop event ends, in case the thing it waits for hangs.
-BACKGROUND_LOAD_MAX_SECONDS = 900.0
-
-
-async def create_agent(site: Site, prefix: str) -> str:
-    """Create an agent through the API; return its slug."""
-    async with site.client() as client:
-        response = await client.post(AGENTS, json={"display_name": site.unique_name(prefix)})
-    if response.status_code != 201:
-        raise RuntimeError(f"creating an agent answered {response.status_code}: {response.text[:300]}")
-    return response.json()["name"]
 
 
 async def _one_agent(site: Site) -> str:
@@ -45,14 +35,8 @@ async def _many_agents(site: Site) -> int:
 
 # --- Scenarios -----------------------------------------------------------------
 
-@REGISTRY.scenario("list", title=f"list: GET {AGENTS} (first page of 50, ~{LIST_SEED_AGENTS} agents)",
-                   expect={200}, setup=_many_agents)
-async def list_agents(site: Site, state: int, load: Load) -> Samples:
-    async with site.client() as client:
-        return await drive(lambda i: client.get(AGENTS), load=load)
-
-
-@REGISTRY.scenario("read", title="read: GET /api/agents/{slug}/", expect={200}, setup=_one_agent)
+@REGISTRY.scenario("read", title="read: GET /api/agents/{slug}/ (the load's auth)", expect={200},
+                   setup=_one_agent)
 async def read_agent(site: Site, slug: str, load: Load) -> Samples:
     async with site.client() as client:
         return await drive(lambda i: client.get(f"{AGENTS}{slug}/"), load=load)
@@ -67,11 +51,27 @@ async def create_agent_without_key(site: Site, state: None, load: Load) -> Sampl
         )
 
 
+@REGISTRY.scenario("list", title=f"list: GET {AGENTS} (first page of 50, ~{LIST_SEED_AGENTS} agents)",
+                   expect={200}, setup=_many_agents, default=False)
+async def list_agents(site: Site, state: int, load: Load) -> Samples:
+    async with site.client() as client:
+        return await drive(lambda i: client.get(AGENTS), load=load)
+
+
+@REGISTRY.scenario("ceiling", title=f"ceiling: POST {AGENTS} unauthenticated, answered 401",
+                   expect={401})
+async def unauthenticated(site: Site, state: None, load: Load) -> Samples:
+    """The HTTP stack alone (gunicorn, middleware, DRF's 401): no database work."""
+    async with site.client(Credentials(method="none")) as client:
+        return await drive(lambda i: client.post(AGENTS, json={"display_name": "nobody"}),
+                           load=load)
+
+
 # --- Comparisons -----------------------------------------------------------------
 
 REGISTRY.compare(
     "create_vs_read", title="create vs read", a="create", b="read", metric="throughput",
-    note="exercises the comparison machinery; issue 6 sets no target for it",
+    note="a reference; issue 6 sets no target for it", default=False,
 )
 
 
@@ -97,6 +97,7 @@ def _expired_session_columns(site: Site) -> dict[str, str]:
 @REGISTRY.special(
     "clearsessions_big",
     title="Django clearsessions of {big_rows} expired sessions under read load (reference)",
+    default=False,
 )
 async def clearsessions_big(site: Site) -> list[MeasureRow]:
     """Bulk-load expired sessions, purge them with Django's own command under read load.

@@ -1,0 +1,20 @@
+"""The registered scenarios, comparisons and special measures of `make bench`.
+
+Importing this package registers them; registration order is run order
+(within each kind: scenarios, comparisons, specials). One module per part
+of the control plane:
+
+- `agents`: the plain create and read every comparison is measured against,
+  and reference items that the default run leaves out (`--all` runs them);
+- `idempotency`: keyed creates, replays (Redis and database paths), the
+  64-request same-key race;
+- `tokens`: agent token vs session, authentication queries, the 64-request
+  token issue race;
+- `idempotency_table`: the table at 1,000,000 rows vs 1,000, and the purge
+  of 1,000,000 expired rows under replay load (last: the slowest).
+"""
+
+from __future__ import annotations
+
+# Imported in the issue's order, which is the report's.
+from bench.scenarios import agents, idempotency, tokens, idempotency_table  # noqa: F401, I001
