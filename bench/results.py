@@ -118,7 +118,8 @@ class ScenarioResult:
             "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=lambda i: str(i[0]))},
             "unexpected": self.unexpected,
             "server_cpu_ms_per_request": {k: _num(v) for k, v in self.server_cpu_ms.as_dict().items()},
-            "client_cpu_ms_per_request": {k: _num(v) for k, v in self.client_cpu_ms.as_dict().items()},
+            "client_cpu_ms_per_request": {
+                k: _num(v) for k, v in self.client_cpu_ms.as_dict().items()},
             "rounds": [r.as_dict() for r in self.rounds],
         }
 

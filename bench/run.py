@@ -98,7 +98,8 @@ def parse_args(argv: list[str] | None) -> RunConfig:
     config = RunConfig(
         rounds=args.rounds, requests=args.requests, concurrency=args.concurrency,
         warmup=args.warmup, workers=args.workers, big_rows=args.big_rows, engines=engines,
-        only=tuple(args.only), everything=args.everything, auth=args.auth, test_hooks=args.test_hooks, pg_url=args.pg_url,
+        only=tuple(args.only), everything=args.everything, auth=args.auth,
+        test_hooks=args.test_hooks, pg_url=args.pg_url,
         redis_url=args.redis_url, out_dir=args.out, plot=args.plot, keep=args.keep,
         smoke=args.smoke,
     )

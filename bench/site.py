@@ -3,7 +3,7 @@
 `open_site()` provisions a fresh database for an engine, starts gunicorn on
 it and logs in once. From a site:
 
-- `Site.variant(**settings)` starts another gunicorn master on the *same*
+- `Site.variant(settings)` starts another gunicorn master on the *same*
   database with some settings changed (the database replay path with
   IDEMPOTENCY_REDIS_FAST_PATH=0, or TAOS_TEST_HOOKS=1 for the delay header),
   so the main server keeps the production settings;

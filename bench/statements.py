@@ -33,12 +33,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import heapq
-from collections import Counter
 import json
 import os
 import secrets
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +137,8 @@ class CommandTiming:
             "argv": self.argv, "returncode": self.returncode, "seconds": round(self.seconds, 3),
             "statements": self.statements, "longest_statement_s": self.longest_statement,
             "p50_statement_s": self.p50_statement, "p99_statement_s": self.p99_statement,
-            "kinds": self.kinds, "slowest": self.slowest, "pg_stat_activity_longest_s": self.sampled_longest,
+            "kinds": self.kinds, "slowest": self.slowest,
+            "pg_stat_activity_longest_s": self.sampled_longest,
             "pg_stat_activity_statement": self.sampled_statement,
             "sample_interval_s": SAMPLE_INTERVAL_SECONDS,
         }

@@ -75,9 +75,7 @@ def _executed(reply: Reply) -> bool:
 
 # --- Scenarios -----------------------------------------------------------------
 
-@REGISTRY.scenario("create_keyed", title=f"create: POST {AGENTS} with a fresh Idempotency-Key",
-                   expect={201})
-async def create_keyed(site: Site, state: None, load: Load) -> Samples:
+async def _keyed_creates(site: Site, load: Load) -> Samples:
     check: Check = _executed
     async with site.client() as client:
         return await drive(
@@ -85,6 +83,23 @@ async def create_keyed(site: Site, state: None, load: Load) -> Samples:
                                   headers={IDEMPOTENCY_KEY: site.fresh_key()}),
             load=load, check=check,
         )
+
+
+@REGISTRY.scenario("create_keyed", title=f"create: POST {AGENTS} with a fresh Idempotency-Key",
+                   expect={201})
+async def create_keyed(site: Site, state: None, load: Load) -> Samples:
+    return await _keyed_creates(site, load)
+
+
+async def _database_replays_site(site: Site) -> Site:
+    return await site.database_replays()
+
+
+@REGISTRY.scenario("create_keyed_db", title=f"create: POST {AGENTS} with a fresh Idempotency-Key, "
+                                            "IDEMPOTENCY_REDIS_FAST_PATH=0",
+                   expect={201}, setup=_database_replays_site, when="redis")
+async def create_keyed_db(site: Site, variant: Site, load: Load) -> Samples:
+    return await _keyed_creates(variant, load)
 
 
 async def _completed_here(site: Site) -> CompletedKey:
@@ -114,6 +129,13 @@ async def replay_db(site: Site, completed: CompletedKey, load: Load) -> Samples:
 REGISTRY.compare(
     "create_keyed_vs_create", title="idempotent create (fresh keys) vs create without a key",
     a="create_keyed", b="create", target=Target(">=", 0.90),
+)
+REGISTRY.compare(
+    "create_keyed_db_vs_create",
+    title="idempotent create (fresh keys) vs create without a key, IDEMPOTENCY_REDIS_FAST_PATH=0",
+    a="create_keyed_db", b="create", target=Target(">=", 0.90), when="redis",
+    note="the keyed creates on a second gunicorn (4 workers) on the same database with the "
+         "fast path off (no Redis read before, no Redis write after); creates on the main one",
 )
 REGISTRY.compare(
     "replay_vs_create", title="replay vs create", a="replay", b="create",
@@ -147,8 +169,10 @@ async def _same_key_race(site: Site) -> list[MeasureRow]:
         for _ in range(site.config.rounds):
             key, body = site.fresh_key(), {"display_name": site.unique_name("bench race")}
             headers = {IDEMPOTENCY_KEY: key, **headers_delay}
-            answers = await burst(lambda i: client.post(AGENTS, json=body, headers=headers),
-                                  RACE_REQUESTS)
+            answers = await burst(
+                lambda i, body=body, headers=headers: client.post(AGENTS, json=body,
+                                                                  headers=headers),
+                RACE_REQUESTS)
             made.append(await asyncio.to_thread(
                 site.database.scalar,
                 "SELECT count(*) FROM agents_agent WHERE display_name = %s",

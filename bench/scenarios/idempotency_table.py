@@ -58,7 +58,7 @@ def record_columns(database: BenchDatabase, *, expired: bool, salt: str) -> dict
     """
     if not salt.isalnum():
         raise ValueError("salt: letters and digits only (it is put in SQL)")
-    principal = f"CASE WHEN i % 4 = 0 THEN 'agent:' ELSE 'user:' END || (i % 5003)"
+    principal = "CASE WHEN i % 4 = 0 THEN 'agent:' ELSE 'user:' END || (i % 5003)"
     if database.vendor == "postgresql":
         base = "now() - interval '1 day'" if expired else "now() + interval '1 day'"
         return {

@@ -37,7 +37,8 @@ async def issue_agent_token(site: Site, slug: str) -> str:
     async with site.client() as client:
         response = await client.post(f"{AGENTS}{slug}/token/")
     if response.status_code != 201:
-        raise RuntimeError(f"issuing a token answered {response.status_code}: {response.text[:300]}")
+        raise RuntimeError(
+            f"issuing a token answered {response.status_code}: {response.text[:300]}")
     return response.json()["token"]
 
 
@@ -166,7 +167,8 @@ async def token_issue_64(site: Site) -> list[MeasureRow]:
     async with site.client(concurrency=RACE_REQUESTS) as client:
         for _ in range(site.config.rounds):
             slug = await create_agent(site, "bench token race")
-            answers = await burst(lambda i: client.post(f"{AGENTS}{slug}/token/"), RACE_REQUESTS)
+            path = f"{AGENTS}{slug}/token/"
+            answers = await burst(lambda i, path=path: client.post(path), RACE_REQUESTS)
             statuses = [a.status for a in answers]
             created.append(statuses.count(201))
             conflicts.append(sum(1 for a in answers if a.status == 409

@@ -70,3 +70,33 @@ def test_the_runner_refuses_to_recreate_a_database_not_named_bench():
     with pytest.raises(ValueError, match="must contain 'bench'"):
         _pg_database_name("postgres://root@127.0.0.1:5432/taos")
     assert _pg_database_name("postgres://root@127.0.0.1:5432/taos_bench_run") == "taos_bench_run"
+
+
+def test_loaded_idempotency_rows_are_records_the_app_reads(transactional_db):
+    """Bulk-loaded rows (bench/scenarios/idempotency_table.py) read back through the model."""
+    import json
+
+    from bench.scenarios.idempotency_table import TABLE, record_columns
+    from idempotency.models import IdempotencyRecord
+
+    env = live_database_env()
+    if connection.vendor == "postgresql":
+        database = BenchDatabase(vendor="postgresql", url=env["DATABASE_URL"])
+    else:
+        connection.close()  # the loader takes the write lock on the file
+        database = BenchDatabase(vendor="sqlite", path=env["TAOS_SQLITE_PATH"])
+    database.load_generated(TABLE, record_columns(database, expired=False, salt="live"), rows=300)
+    database.load_generated(TABLE, record_columns(database, expired=True, salt="old"), rows=200)
+
+    records = IdempotencyRecord.objects.all()
+    assert records.count() == 500
+    assert sum(r.is_expired for r in records) == 200
+    assert len({(r.key, r.principal) for r in records}) == 500
+    assert len({r.principal for r in records}) > 100
+    record = records.filter(principal__startswith="agent:").first()
+    assert (record.method, record.path, record.response_status) == ("POST", "/api/agents/", 201)
+    body = json.loads(bytes(record.response_body))
+    assert body["name"].startswith("bench-agent-") and body["status"] == "registered"
+    assert record.response_headers["Location"] == f"/api/agents/{body['name']}/"
+    assert len(record.fingerprint) == 64
+    assert record.created_at < record.expires_at

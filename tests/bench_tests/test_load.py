@@ -8,7 +8,16 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bench.load import TRANSPORT_ERROR, WRONG_ANSWER, BenchClient, Load, Reply, Samples, burst, drive
+from bench.load import (
+    TRANSPORT_ERROR,
+    WRONG_ANSWER,
+    BenchClient,
+    Load,
+    Reply,
+    Samples,
+    burst,
+    drive,
+)
 
 pytestmark = [pytest.mark.bench]
 
@@ -132,7 +141,8 @@ def test_the_bench_client_sends_its_credentials_and_reads_the_whole_reply():
         await site.start()
         port = site._server.sockets[0].getsockname()[1]
         try:
-            async with BenchClient(f"http://127.0.0.1:{port}", headers={"Authorization": "Bearer t"},
+            async with BenchClient(f"http://127.0.0.1:{port}",
+                                   headers={"Authorization": "Bearer t"},
                                    cookies={"sessionid": "s", "csrftoken": "c"}, size=2) as client:
                 return await client.post("/x", json={"a": 1}, headers={"Idempotency-Key": "k"})
         finally:

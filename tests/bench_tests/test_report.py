@@ -151,3 +151,63 @@ def test_fmt_keeps_three_significant_figures():
 def test_without_nan_makes_json_nulls():
     assert without_nan({"a": [1.0, float("nan")], "b": {"c": float("nan")}}) == {
         "a": [1.0, None], "b": {"c": None}}
+
+
+def test_an_item_for_engines_with_redis_is_left_out_elsewhere():
+    registry = _registry()
+    registry.scenario("r", title="R", expect={200}, when="redis")(_never)
+    registry.compare("r_vs_a", title="r vs a", a="r", b="a", when="redis")
+    plan = registry.select(None)
+    on_sqlite = plan.for_engine(("sqlite", "sqlite", "database"))
+    on_redis = plan.for_engine(("postgres-redis", "postgresql", "redis"))
+    assert "r" not in [s.name for s in on_sqlite.scenarios]
+    assert "r_vs_a" not in [c.name for c in on_sqlite.comparisons]
+    assert "r_vs_a" in [c.name for c in on_redis.comparisons]
+
+
+def test_a_reference_item_runs_only_when_named_or_with_all():
+    registry = _registry()
+    registry.special("ref", title="a reference", default=False)(_never)
+    assert "ref" not in [s.name for s in registry.select(None).specials]
+    assert "ref" in [s.name for s in registry.select(None, everything=True).specials]
+    assert [s.name for s in registry.select(["ref"]).specials] == ["ref"]
+
+
+def test_a_count_that_must_hold_every_round_reports_its_worst_round():
+    from bench.scenarios.common import every_round_row, worst
+
+    assert worst([1, 1, 2, 1], Target("==", 1)) == 2
+    assert worst([64, 63, 64], Target("==", 64)) == 63
+    assert worst([0.4, 0.9, 0.5], Target("<=", 0.8)) == 0.9
+    row = every_round_row("agents made", [1, 1, 2], Target("==", 1))
+    assert (row.measure, row.value) == ("agents made (worst of 3 rounds)", 2)
+    assert row.detail == {"rounds": [1, 1, 2]}
+    engine = EngineResult(name="sqlite", title="SQLite", tags=("sqlite",))
+    assert engine.measure_results(row).verdict == "miss"
+
+
+def test_a_median_row_keeps_every_round_and_their_range():
+    from bench.scenarios.common import median_row
+
+    row = median_row("slowest answer", [0.5, 0.9, 0.6], "s", Target("<=", 0.8))
+    assert row.value == 0.6
+    assert row.detail["rounds"] == [0.5, 0.9, 0.6]
+    assert "min–max 0.5–0.9 s over 3 rounds" in row.note
+
+
+def test_the_setup_lines_say_how_the_load_authenticated():
+    from bench.report import setup_markdown
+
+    engine = EngineResult(name="sqlite", title="SQLite default", tags=("sqlite",))
+    engine.describe = {"server": "gunicorn, 4 sync workers", "auth": "operator_token",
+                       "settings": "TAOS_THROTTLE_USER=off", "database": "SQLite file x"}
+    assert setup_markdown([engine]) == (
+        "- sqlite (SQLite default): gunicorn, 4 sync workers; load auth operator_token; "
+        "settings TAOS_THROTTLE_USER=off; SQLite file x")
+
+
+def test_the_delay_header_is_the_one_the_test_hooks_read():
+    from bench.scenarios.idempotency import DELAY_HEADER
+    from idempotency.test_hooks import DELAY_HEADER as META_NAME
+
+    assert "HTTP_" + DELAY_HEADER.upper().replace("-", "_") == META_NAME

@@ -96,6 +96,8 @@ def test_each_scenario_has_every_round_with_real_numbers(engine, name, status):
 
 def test_the_database_replay_path_runs_only_where_there_is_redis(engine):
     assert "replay_db" not in engine["scenarios"]
+    assert "create_keyed_db" not in engine["scenarios"]
+    assert "create_keyed_db_vs_create" not in engine["comparisons"]
     assert "replay_db_vs_create" not in engine["comparisons"]
     assert "same_key_64_db" not in engine["specials"]
 
