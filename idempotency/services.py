@@ -221,3 +221,5 @@ def purge_expired(*, batch_size: int = 1000, dry_run: bool = False,
         ids = [pk for pk, _ in rows]
         deleted, _ = IdempotencyRecord.objects.filter(pk__in=ids, expires_at__lte=now).delete()
         total += deleted
+        if len(rows) < batch_size:
+            return total  # a short batch was the last: no final empty scan
