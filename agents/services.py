@@ -64,7 +64,9 @@ def agent_create(
         model=model, status=status,
     )
     _validate(agent, exclude=["name"])
-    taken = set(Agent.objects.filter(name__startswith=base).values_list("name", flat=True))
+    taken = set(
+        Agent.objects.filter(name__startswith=base).order_by().values_list("name", flat=True)
+    )
     for candidate in slug_candidates(base):
         if candidate in taken:
             continue

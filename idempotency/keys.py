@@ -39,9 +39,11 @@ def canonical_body(body: bytes) -> bytes:
         document = json.loads(body)
     except (ValueError, RecursionError):
         return b"raw:" + body
+    # A JSON string may carry a lone surrogate ("\ud800"), which has no UTF-8
+    # form; "surrogatepass" still gives it bytes (and leaves all others alone).
     return b"json:" + json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    ).encode()
+    ).encode("utf-8", "surrogatepass")
 
 
 def request_fingerprint(*, method: str, path: str, body: bytes) -> str:

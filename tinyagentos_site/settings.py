@@ -113,6 +113,8 @@ else:
             # Live-server tests run gunicorn workers against the test
             # database, so it must be a file, never in memory.
             "TEST": {"NAME": str(VAR_DIR / "test.sqlite3")},
+            # Keep a worker's connection (and its PRAGMAs) between requests.
+            "CONN_MAX_AGE": env_int("DB_CONN_MAX_AGE", 60),
         }
     }
 
@@ -120,25 +122,32 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache: shared by every worker, never per-process memory ---------------
 
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "taos"),
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": 0.5,
-                "SOCKET_TIMEOUT": 0.5,
-                # A Redis outage costs speed, never a 5xx: the database stays
-                # the source of truth for everything the cache holds.
-                "IGNORE_EXCEPTIONS": True,
-            },
-        }
+
+def redis_cache(*, ignore_exceptions: bool) -> dict:
+    """Return a django-redis cache on REDIS_URL with short socket timeouts."""
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "taos"),
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 0.5,
+            "SOCKET_TIMEOUT": 0.5,
+            "IGNORE_EXCEPTIONS": ignore_exceptions,
+        },
     }
+
+
+if REDIS_URL:
+    # A Redis outage costs speed, never a 5xx: the database stays the source
+    # of truth for everything the cache holds.
+    CACHES = {"default": redis_cache(ignore_exceptions=True)}
     # Callers that care log the outage themselves (health, throttling), once a
     # request and without a traceback each time.
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
+    # Sessions are read from Redis and written through to the database, which
+    # stays the source of truth: a Redis outage costs a query, not a login.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {
@@ -312,16 +321,7 @@ IDEMPOTENCY_CACHE_ALIAS = (
     "idempotency" if REDIS_URL and env_bool("IDEMPOTENCY_REDIS_FAST_PATH", True) else ""
 )
 if IDEMPOTENCY_CACHE_ALIAS:
-    CACHES["idempotency"] = {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "taos"),
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": 0.5,
-            "SOCKET_TIMEOUT": 0.5,
-        },
-    }
+    CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
 # Test only (with TAOS_TEST_HOOKS): where a request slowed by X-Test-Delay
 # writes its worker's PID, so that a test can kill that worker.
 IDEMPOTENCY_TEST_PID_DIR = env_str("IDEMPOTENCY_TEST_PID_DIR", "")

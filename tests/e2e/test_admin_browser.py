@@ -9,8 +9,9 @@ import os
 
 import pytest
 
-from agents.models import Agent
-from tests.conftest import PASSWORD
+import httpx
+
+from tests.conftest import PASSWORD, basic_auth
 from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot
 
 pytestmark = [pytest.mark.live]
@@ -48,7 +49,7 @@ def login(page) -> None:
     page.wait_for_url("**/admin/")
 
 
-def test_admin_login_is_styled_and_creates_an_agent(page):
+def test_admin_login_is_styled_and_creates_an_agent(page, gunicorn_server):
     page.goto("/admin/login/")
     # The admin stylesheet is served (whitenoise): the header is coloured, not
     # the browser's default transparent background.
@@ -66,7 +67,12 @@ def test_admin_login_is_styled_and_creates_an_agent(page):
     page.wait_for_url("**/admin/agents/agent/")
     assert "browser-bot" in page.content()
     screenshot(page, "03-agent-created")
-    assert Agent.objects.filter(name="browser-bot", framework="smolagents").exists()
+    # The ORM is not used while Playwright runs (its event loop would give the
+    # test a second database connection); the API tells what was saved.
+    saved = httpx.get(f"{gunicorn_server.url}/api/agents/browser-bot/",
+                      headers={"Authorization": basic_auth("root")})
+    assert saved.status_code == 200
+    assert saved.json()["framework"] == "smolagents"
 
 
 def _secret_on_page(page) -> str:
@@ -76,8 +82,6 @@ def _secret_on_page(page) -> str:
 
 
 def _me(server_url: str, secret: str) -> int:
-    import httpx
-
     return httpx.get(f"{server_url}/api/agent/me/",
                      headers={"Authorization": f"Bearer {secret}"}).status_code
 
@@ -88,11 +92,15 @@ def _run_action(page, action: str) -> None:
     page.click("button[name=index]")
 
 
-def test_admin_issues_rotates_and_revokes_a_token_showing_each_secret_once(
-        page, gunicorn_server):
+@pytest.fixture
+def token_bot(gunicorn_server):
     from agents.services import agent_create
 
-    agent_create(display_name="Token Bot")
+    return agent_create(display_name="Token Bot")
+
+
+def test_admin_issues_rotates_and_revokes_a_token_showing_each_secret_once(
+        token_bot, page, gunicorn_server):
     login(page)
 
     # Issue: the secret is on the page that answers the POST, and only there.
@@ -126,3 +134,19 @@ def test_admin_issues_rotates_and_revokes_a_token_showing_each_secret_once(
     assert "Revoked 1 token(s)." in page.content()
     screenshot(page, "07-token-revoked")
     assert _me(gunicorn_server.url, second) == 401
+
+
+def test_admin_shows_the_idempotency_records_of_api_creates(page, gunicorn_server):
+    key = "browser-test-key-0001"
+    response = httpx.post(f"{gunicorn_server.url}/api/agents/",
+                          json={"display_name": "Keyed Bot"},
+                          headers={"Authorization": basic_auth("root"), "Idempotency-Key": key})
+    assert response.status_code == 201
+    login(page)
+    page.goto("/admin/idempotency/idempotencyrecord/")
+    row = page.locator("#result_list tbody tr", has_text=key)
+    assert row.count() == 1
+    assert "POST" in row.inner_text() and "/api/agents/" in row.inner_text()
+    screenshot(page, "08-idempotency-records")
+    page.goto(f"/admin/idempotency/idempotencyrecord/?q={key}")
+    assert page.locator("#result_list tbody tr").count() == 1

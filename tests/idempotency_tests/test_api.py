@@ -267,3 +267,12 @@ def test_agent_token_principal_is_the_agent():
     request = APIRequestFactory().post("/")
     request.user = AgentPrincipal(agent)
     assert principal_for(request) == f"agent:{agent.pk}"
+
+
+def test_body_with_a_lone_surrogate_is_fingerprinted_not_a_500(operator):
+    client = APIClient()
+    client.force_authenticate(operator)
+    body = '{"display_name": "Bad \\ud800 name"}'
+    response = client.post("/api/agents/", body, content_type="application/json",
+                           HTTP_IDEMPOTENCY_KEY="lone-surrogate")
+    assert response.status_code < 500

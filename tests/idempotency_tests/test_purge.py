@@ -50,8 +50,16 @@ def test_command_dry_run_changes_nothing():
 
 def test_command_deletes_in_batches_of_the_given_size(django_assert_num_queries):
     make_records(5, expired=True, prefix="old")
-    # 3 batches (2 + 2 + 1) of select-ids + delete, then one empty select.
-    with django_assert_num_queries(7):
+    # 3 batches (2 + 2 + 1) of select-ids + delete; the short last batch ends
+    # it without a final empty select.
+    with django_assert_num_queries(6):
+        call_command("purge_idempotency_keys", "--batch-size", "2", stdout=StringIO())
+    assert IdempotencyRecord.objects.count() == 0
+
+
+def test_full_last_batch_ends_with_one_empty_select(django_assert_num_queries):
+    make_records(4, expired=True, prefix="old")
+    with django_assert_num_queries(5):  # 2 x (select + delete), then an empty select
         call_command("purge_idempotency_keys", "--batch-size", "2", stdout=StringIO())
     assert IdempotencyRecord.objects.count() == 0
 
