@@ -43,6 +43,10 @@ _RESPONSE_HEADERS = (
 )
 # Spread over a day, as keys arrive; 86,000 s < the 24 h retention.
 _AGE = "(i % 86000)"
+# And over the microseconds of each second, as real requests arrive: no two
+# rows share a timestamp (7919 is prime to 999,999: distinct for 999,999 rows
+# in a row, and those 999,999 apart differ in their second).
+_MICROSECOND = "((i * 7919) % 999999 + 1)"
 
 
 def record_columns(database: BenchDatabase, *, expired: bool, salt: str) -> dict[str, str]:
@@ -53,8 +57,9 @@ def record_columns(database: BenchDatabase, *, expired: bool, salt: str) -> dict
     PostgreSQL, 32 random hex digits on SQLite, which has no md5) and a
     SHA-256-sized fingerprint, for one of ~5,000 principals (a quarter of
     them agents). Live rows expire within the next 24 h; expired rows
-    expired up to a day ago, as a missed purge leaves them. `salt` (letters
-    and digits) makes the keys of one load differ from another's.
+    expired up to a day ago, as a missed purge leaves them; every row has
+    its own timestamp, to the microsecond. `salt` (letters and digits) makes
+    the keys of one load differ from another's.
     """
     if not salt.isalnum():
         raise ValueError("salt: letters and digits only (it is put in SQL)")
@@ -70,12 +75,19 @@ def record_columns(database: BenchDatabase, *, expired: bool, salt: str) -> dict
             "response_status": "201",
             "response_body": f"convert_to({_RESPONSE_BODY}, 'UTF8')",
             "response_headers": f"({_RESPONSE_HEADERS})::jsonb",
-            "created_at": f"{base} - interval '1 day' - {_AGE} * interval '1 second'",
-            "expires_at": f"{base} - {_AGE} * interval '1 second'",
+            "created_at": f"{base} - interval '1 day' - {_AGE} * interval '1 second' "
+                          f"- {_MICROSECOND} * interval '1 microsecond'",
+            "expires_at": f"{base} - {_AGE} * interval '1 second' "
+                          f"- {_MICROSECOND} * interval '1 microsecond'",
         }
     shift = "'-1 day'" if expired else "'+1 day'"
     age = f"'-' || {_AGE} || ' seconds'"
-    # Django keeps SQLite datetimes as 'YYYY-MM-DD HH:MM:SS.fff' text, in UTC.
+    # Exactly as Django writes SQLite datetimes: 'YYYY-MM-DD HH:MM:SS.ffffff'
+    # text in UTC. The format matters: they are compared as text, and Django
+    # adapts a datetime parameter to six digits, so a row written with
+    # strftime's three ('%f') would compare below a parameter of its own
+    # value ('...12.345' < '...12.345000').
+    micro = f"'.' || printf('%06d', {_MICROSECOND})"
     return {
         "principal": principal,
         "key": "lower(hex(randomblob(16)))",
@@ -85,8 +97,8 @@ def record_columns(database: BenchDatabase, *, expired: bool, salt: str) -> dict
         "response_status": "201",
         "response_body": f"CAST({_RESPONSE_BODY} AS BLOB)",
         "response_headers": _RESPONSE_HEADERS,
-        "created_at": f"strftime('%Y-%m-%d %H:%M:%f', 'now', {shift}, '-1 day', {age})",
-        "expires_at": f"strftime('%Y-%m-%d %H:%M:%f', 'now', {shift}, {age})",
+        "created_at": f"strftime('%Y-%m-%d %H:%M:%S', 'now', {shift}, '-1 day', {age}) || {micro}",
+        "expires_at": f"strftime('%Y-%m-%d %H:%M:%S', 'now', {shift}, {age}) || {micro}",
     }
 
 

@@ -100,3 +100,22 @@ def test_loaded_idempotency_rows_are_records_the_app_reads(transactional_db):
     assert record.response_headers["Location"] == f"/api/agents/{body['name']}/"
     assert len(record.fingerprint) == 64
     assert record.created_at < record.expires_at
+    assert len({r.expires_at for r in records}) == 500  # no two rows share a timestamp
+
+
+def test_loaded_idempotency_timestamps_compare_like_the_ones_django_writes(transactional_db):
+    """A row is found by its own expires_at: on SQLite, the text is in Django's format."""
+    from bench.scenarios.idempotency_table import TABLE, record_columns
+    from idempotency.models import IdempotencyRecord
+
+    env = live_database_env()
+    if connection.vendor == "postgresql":
+        database = BenchDatabase(vendor="postgresql", url=env["DATABASE_URL"])
+    else:
+        connection.close()
+        database = BenchDatabase(vendor="sqlite", path=env["TAOS_SQLITE_PATH"])
+    database.load_generated(TABLE, record_columns(database, expired=True, salt="eq"), rows=50)
+    for record in IdempotencyRecord.objects.order_by("expires_at")[:10]:
+        assert IdempotencyRecord.objects.filter(pk=record.pk, expires_at=record.expires_at).exists()
+        assert IdempotencyRecord.objects.filter(
+            pk=record.pk, expires_at__gte=record.expires_at).exists()
