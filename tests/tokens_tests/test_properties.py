@@ -186,7 +186,11 @@ def damaged(raw: str, data) -> str:
     if how == "truncate":
         return raw[:data.draw(st.integers(min_value=0, max_value=len(raw) - 1))]
     if how == "extend":
-        return raw + data.draw(st.text(alphabet=REPLACEMENTS, min_size=1, max_size=4))
+        # Trailing whitespace is not part of an HTTP header value: an extension
+        # ending in it would just be the valid token again.
+        extension = data.draw(st.text(alphabet=REPLACEMENTS, min_size=1, max_size=4)
+                              .filter(lambda text: text == text.rstrip()))
+        return raw + extension
     kind = kind_of(raw)
     other = crypto.Kind.AGENT if kind is crypto.Kind.OPERATOR else crypto.Kind.OPERATOR
     return other.value + raw[len(kind.value):]
