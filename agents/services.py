@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import QuerySet
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -111,3 +113,13 @@ def agent_archive(*, agent: Agent) -> Agent:
         agent.status = Agent.Status.ARCHIVED
         agent.save(update_fields=["status", "updated_at"])
     return agent
+
+
+@transaction.atomic
+def agents_archive(*, queryset: QuerySet[Agent]) -> int:
+    """Archive every agent of `queryset` (rows locked first); return how many."""
+    count = 0
+    for agent in queryset.select_for_update():
+        agent_archive(agent=agent)
+        count += 1
+    return count
