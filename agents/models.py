@@ -3,12 +3,14 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
+from tinyagentos_site.error_codes import ErrorCode
+
 NAME_MAX_LENGTH = 48
 DISPLAY_NAME_MAX_LENGTH = 64
 COLOR_DEFAULT = "#888888"
 
 color_validator = RegexValidator(
-    r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.", code="invalid_color"
+    r"^#[0-9a-fA-F]{6}$", "Enter a colour as #rrggbb.", code=ErrorCode.INVALID_COLOR
 )
 
 

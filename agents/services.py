@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
-
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from agents.models import COLOR_DEFAULT, Agent
 from agents.naming import clean_display_name, slug_base, slug_candidates
 from tinyagentos_site.db import is_unique_violation
+from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.errors import Conflict
 
 EDITABLE_FIELDS = frozenset(
@@ -21,7 +21,7 @@ EDITABLE_FIELDS = frozenset(
 
 
 class AgentNamesExhausted(Conflict):
-    default_code = "agent_name_exhausted"
+    default_code = ErrorCode.AGENT_NAME_EXHAUSTED
     default_detail = "Every slug for this display name is taken; choose another display name."
 
 
@@ -93,7 +93,7 @@ def agent_update(*, agent: Agent, **fields: Any) -> Agent:
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(
-            {name: ValidationError("This field cannot be changed.", code="read_only")
+            {name: ValidationError("This field cannot be changed.", code=ErrorCode.READ_ONLY)
              for name in sorted(unknown)}
         )
     if "display_name" in fields:
