@@ -238,6 +238,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tinyagentos_site.schema.add_problem_responses",
+        "agents.schema.add_slug_pattern",
     ],
 }
 
