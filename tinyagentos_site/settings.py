@@ -62,7 +62,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last: it owns the transaction of idempotent requests (see idempotency/middleware.py).
+    # Last: it closes the transaction of idempotent requests (see idempotency/protocol.py).
     "idempotency.middleware.IdempotencyMiddleware",
 ]
 
