@@ -39,7 +39,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from rest_framework.request import Request
 
-from idempotency import fast_path, services, test_hooks
+from idempotency import fast_path, services
 from idempotency.conf import setting
 from idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyRequired, IdempotencyKeyReused
 from idempotency.keys import META_KEY, parse_key, request_fingerprint
@@ -220,7 +220,6 @@ class IdempotencyScope:
                                expires_at=stored.expires_at)
             return response
         self.outcome = Outcome.EXECUTED
-        test_hooks.delay_holding_reservation(self.request, key=key)
         return view()
 
     def _replay(self, stored: StoredResponse) -> HttpResponseBase:
