@@ -30,7 +30,7 @@ import contextlib
 import enum
 import logging
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
@@ -60,7 +60,7 @@ _REPLAYABLE_ATTR = "idempotency_replayable"
 View = Callable[[], HttpResponseBase]
 
 
-# --- 1. Who takes part; where the scope and the mark live ----------------------
+# --- 1. Who takes part; where the scope and the mark live --------------------
 
 def applies_to(request: HttpRequest) -> bool:
     """Return whether `request` gets a scope: an unsafe method with an Idempotency-Key."""
@@ -80,10 +80,11 @@ def mark_not_replayable(response: HttpResponseBase) -> HttpResponseBase:
 
 
 def is_replayable(response: HttpResponseBase) -> bool:
+    """Return whether `response` may be stored: not marked, and not streamed."""
     return getattr(response, _REPLAYABLE_ATTR, True) and not response.streaming
 
 
-# --- 2. The transaction's mechanics ---------------------------------------------
+# --- 2. The transaction's mechanics ------------------------------------------
 
 @contextlib.contextmanager
 def request_transaction(*, wait_seconds: float) -> Iterator[None]:
@@ -125,14 +126,13 @@ def _sqlite_busy_timeout(seconds: float) -> Iterator[None]:
             cursor.execute(f"PRAGMA busy_timeout = {default_ms}")
 
 
-# --- 3. The stored response and its HTTP form ------------------------------------
+# --- 3. The stored response and its HTTP form --------------------------------
 
-def stored_from_response(response: HttpResponseBase, *, fingerprint: str,
-                         expires_at: datetime | None = None) -> StoredResponse:
+def stored_from_response(response: HttpResponseBase, *, fingerprint: str) -> StoredResponse:
     """Return what the table keeps of `response`: status, body, replayable headers."""
     headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
     return StoredResponse(fingerprint=fingerprint, status=response.status_code,
-                          body=bytes(response.content), headers=headers, expires_at=expires_at)
+                          body=bytes(response.content), headers=headers)
 
 
 def response_from_stored(stored: StoredResponse) -> HttpResponse:
@@ -144,7 +144,7 @@ def response_from_stored(stored: StoredResponse) -> HttpResponse:
     return response
 
 
-# --- 4. One request's scope -------------------------------------------------------
+# --- 4. One request's scope --------------------------------------------------
 
 class Outcome(enum.Enum):
     UNTOUCHED = "untouched"  # `run` did not take the request (yet)
@@ -263,7 +263,7 @@ class IdempotencyScope:
         ))
 
 
-# --- 5. The adapters' entry points -------------------------------------------------
+# --- 5. The adapters' entry points -------------------------------------------
 
 def serve(request: HttpRequest,
           get_response: Callable[[HttpRequest], HttpResponseBase]) -> HttpResponseBase:
