@@ -28,7 +28,7 @@ class RunConfig:
     only: tuple[str, ...] = ()
     everything: bool = False      # also the reference items (not in the default run)
     auth: str = "operator_token"  # one query a request; "session" costs two
-    test_hooks: bool = False      # the main servers; items that need them start a variant
+    live_settings: bool = False      # the main servers; items that need them start a variant
     pg_url: str = field(default_factory=lambda: os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL))
     redis_url: str = field(default_factory=lambda: (
         os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL

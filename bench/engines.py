@@ -30,10 +30,13 @@ PREPARE_TIMEOUT_SECONDS = 300
 # Settings the runner decides per engine; never inherited from the caller's shell.
 _ENGINE_VARIABLES = (
     "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TOKENS_PEPPER", "TAOS_SQLITE_PATH",
-    "TAOS_VAR_DIR", "TAOS_STATIC_ROOT", "TAOS_TEST_HOOKS", "CACHE_KEY_PREFIX", "DEBUG",
+    "TAOS_VAR_DIR", "TAOS_STATIC_ROOT", "DJANGO_SETTINGS_MODULE", "CACHE_KEY_PREFIX", "DEBUG",
     "TAOS_THROTTLE_USER", "TAOS_THROTTLE_ANON", "IDEMPOTENCY_REDIS_FAST_PATH",
     "IDEMPOTENCY_REQUIRED", "IDEMPOTENCY_TEST_PID_DIR", "LOG_LEVEL",
 )
+# The test-only settings of live servers (tests/support/live_settings.py): a
+# fast password hasher, and POST /api/agents/ honours the X-Test-Delay header.
+LIVE_SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.support.live_settings"}
 # Every bench server runs with these. Throttling off: the load sends far more
 # than the production rate per principal (6000/min with Redis), and each
 # count would be a Redis round trip the scenarios do not mean to measure.
@@ -145,7 +148,7 @@ def run_django(env: dict[str, str], *args: str, timeout: float = PREPARE_TIMEOUT
 
 @contextmanager
 def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
-              test_hooks: bool, env_overrides: dict[str, str] | None = None,
+              live_settings: bool, env_overrides: dict[str, str] | None = None,
               ) -> Iterator[Provisioned]:
     """Create, migrate and seed a fresh database for `engine`; drop it on exit.
 
@@ -162,8 +165,8 @@ def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
     env["TAOS_STATIC_ROOT"] = str(static_root)
     collected = (static_root / "staticfiles.json").exists()
     env["CACHE_KEY_PREFIX"] = f"taosbench-{run_id}"
-    if test_hooks:
-        env["TAOS_TEST_HOOKS"] = "1"
+    if live_settings:
+        env.update(LIVE_SETTINGS)
     describe: dict[str, str] = {}
     if engine.database == "postgresql":
         _recreate_pg_database(config.pg_url)

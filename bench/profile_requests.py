@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     config = RunConfig()
     with tempfile.TemporaryDirectory(prefix="taos-profile-") as tmp, provision(
             ENGINES[args.engine], config=config, workdir=Path(tmp), run_id="profile",
-            test_hooks=False, env_overrides=overrides) as site:
+            live_settings=False, env_overrides=overrides) as site:
         operator: Operator = site.operator
         env = {**site.env, "BENCH_PROFILE_REQUESTS": str(args.requests),
                "BENCH_PROFILE_USER": operator.username}

@@ -229,7 +229,7 @@ class EngineResult:
     describe: dict[str, str] = field(default_factory=dict)
     auth: str = ""
     workers: int = 0
-    test_hooks: bool = False
+    live_settings: bool = False
     scenarios: dict[str, ScenarioResult] = field(default_factory=dict)
     comparisons: dict[str, ComparisonResult] = field(default_factory=dict)
     specials: dict[str, SpecialResult] = field(default_factory=dict)
@@ -245,7 +245,7 @@ class EngineResult:
         return {
             "engine": self.name, "title": self.title, "tags": list(self.tags),
             "setup": self.describe, "auth": self.auth, "gunicorn_workers": self.workers,
-            "test_hooks": self.test_hooks, "seconds": round(self.seconds, 1),
+            "live_settings": self.live_settings, "seconds": round(self.seconds, 1),
             "item_seconds": {k: round(v, 1) for k, v in self.timings.items()},
             "load_average": self.load_average,
             "scenarios": {k: v.as_dict() for k, v in self.scenarios.items()},

@@ -67,8 +67,8 @@ def parse_args(argv: list[str] | None) -> RunConfig:
                                          if not REGISTRY.item(n).default))
     parser.add_argument("--auth", default=defaults.auth, choices=sorted(AUTH_METHODS),
                         help="how the load authenticates (default %(default)s)")
-    parser.add_argument("--test-hooks", action="store_true",
-                        help="run the main gunicorn servers with TAOS_TEST_HOOKS=1 too (items "
+    parser.add_argument("--live-settings", action="store_true",
+                        help="run the main gunicorn servers with the test-only settings too (items "
                              "that need the delay header start a variant server with it anyway)")
     parser.add_argument("--pg-url", default=defaults.pg_url,
                         help="the PostgreSQL bench database, dropped and recreated; its name "
@@ -99,7 +99,7 @@ def parse_args(argv: list[str] | None) -> RunConfig:
         rounds=args.rounds, requests=args.requests, concurrency=args.concurrency,
         warmup=args.warmup, workers=args.workers, big_rows=args.big_rows, engines=engines,
         only=tuple(args.only), everything=args.everything, auth=args.auth,
-        test_hooks=args.test_hooks, pg_url=args.pg_url,
+        live_settings=args.live_settings, pg_url=args.pg_url,
         redis_url=args.redis_url, out_dir=args.out, plot=args.plot, keep=args.keep,
         smoke=args.smoke,
     )

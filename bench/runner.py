@@ -49,17 +49,17 @@ async def _run_round(site: Site, result: ScenarioResult) -> None:
 async def run_engine(engine: Engine, plan: Plan, *, config: RunConfig, run_id: str,
                      workdir: Path) -> EngineResult:
     # Items that need the test-only delay header start a variant server with
-    # TAOS_TEST_HOOKS=1 themselves; the main server runs without, unless asked.
-    test_hooks = bool(config.test_hooks)
+    # the test-only settings themselves; the main server runs without, unless asked.
+    live_settings = bool(config.live_settings)
     plan = plan.for_engine(engine.tags)
     result = EngineResult(name=engine.name, title=engine.title, tags=engine.tags,
-                          auth=config.auth, workers=config.workers, test_hooks=test_hooks)
+                          auth=config.auth, workers=config.workers, live_settings=live_settings)
     started = time.perf_counter()
     result.load_average["start"] = [round(x, 2) for x in os.getloadavg()]
     _log(f"[{engine.name}] preparing a fresh database")
     try:
         async with open_site(engine, config=config, workdir=workdir, run_id=run_id,
-                             test_hooks=test_hooks) as site:
+                             live_settings=live_settings) as site:
             result.describe = site.describe
             _log(f"[{engine.name}] gunicorn up at {site.url} (pid {site.server.pid})")
             try:

@@ -5,7 +5,8 @@ it and logs in once. From a site:
 
 - `Site.variant(settings)` starts another gunicorn master on the *same*
   database with some settings changed (the database replay path with
-  IDEMPOTENCY_REDIS_FAST_PATH=0, or TAOS_TEST_HOOKS=1 for the delay header),
+  IDEMPOTENCY_REDIS_FAST_PATH=0, or the test-only settings
+  tests.support.live_settings for the delay header),
   so the main server keeps the production settings;
 - `Site.sibling()` opens a second, independent site on the same engine (its
   own database and gunicorn master), for comparisons whose two sides need
@@ -28,14 +29,13 @@ from urllib.parse import urlsplit, urlunsplit
 from bench.auth import AuthContext, Credentials, authenticate
 from bench.config import RunConfig
 from bench.dbtools import BenchDatabase
-from bench.engines import Engine, Operator, provision
+from bench.engines import LIVE_SETTINGS, Engine, Operator, provision
 from bench.load import BenchClient, Load
 from bench.server import GunicornServer
 from bench.statements import CommandTiming, run_timed_command
 
 # The setting that turns the Redis replay path off (idempotency app).
 DATABASE_REPLAYS = {"IDEMPOTENCY_REDIS_FAST_PATH": "0"}
-TEST_HOOKS = {"TAOS_TEST_HOOKS": "1"}
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Site:
     workdir: Path
     run_id: str
     server: GunicornServer
-    test_hooks: bool = False
+    live_settings: bool = False
     overrides: dict[str, str] = field(default_factory=dict)  # settings of this server only
     describe: dict[str, str] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)  # scenario setups, by name
@@ -115,7 +115,7 @@ class Site:
             await asyncio.to_thread(server.start)
             root._variants[ident] = replace(
                 root, url=server.url, env=env, server=server,
-                test_hooks=env.get("TAOS_TEST_HOOKS") == "1",
+                live_settings=all(env.get(k) == v for k, v in LIVE_SETTINGS.items()),
                 overrides={**root.overrides, **changed}, state={}, _root=root,
                 describe={**root.describe, "settings": ", ".join(
                     f"{k}={v}" for k, v in sorted(changed.items()))},
@@ -132,9 +132,9 @@ class Site:
             return self
         return await self.variant(DATABASE_REPLAYS)
 
-    async def with_test_hooks(self) -> Site:
-        """Return a variant of this site with TAOS_TEST_HOOKS=1 (the X-Test-Delay header)."""
-        return await self.variant(TEST_HOOKS)
+    async def with_live_settings(self) -> Site:
+        """Return a variant of this site with the test-only settings (the X-Test-Delay header)."""
+        return await self.variant(LIVE_SETTINGS)
 
     def load(self, *, requests: int | None = None, duration: float | None = None,
              concurrency: int | None = None) -> Load:
@@ -165,7 +165,7 @@ class Site:
         n = next(self._siblings)
         config = replace(self.config, pg_url=_with_database_suffix(self.config.pg_url, f"_s{n}"))
         return open_site(self.engine, config=config, workdir=self.workdir / f"sibling-{n}",
-                         run_id=f"{self.run_id}s{n}", test_hooks=self.test_hooks,
+                         run_id=f"{self.run_id}s{n}", live_settings=self.live_settings,
                          env_overrides={**self.overrides, **(settings or {})})
 
 
@@ -176,11 +176,11 @@ def _with_database_suffix(url: str, suffix: str) -> str:
 
 @asynccontextmanager
 async def open_site(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
-                    test_hooks: bool, env_overrides: dict[str, str] | None = None,
+                    live_settings: bool, env_overrides: dict[str, str] | None = None,
                     ) -> AsyncIterator[Site]:
     """Provision `engine`, start gunicorn on it, log in; stop and drop it all on exit."""
     with provision(engine, config=config, workdir=workdir, run_id=run_id,
-                   test_hooks=test_hooks, env_overrides=env_overrides) as provisioned:
+                   live_settings=live_settings, env_overrides=env_overrides) as provisioned:
         server = GunicornServer(env=provisioned.env, workers=config.workers,
                                 log_path=workdir / "gunicorn.log")
         try:
@@ -194,7 +194,7 @@ async def open_site(engine: Engine, *, config: RunConfig, workdir: Path, run_id:
                 engine=engine, url=server.url, env=provisioned.env,
                 database=provisioned.database, operator=provisioned.operator,
                 credentials=credentials, config=config, workdir=workdir, run_id=run_id,
-                server=server, test_hooks=test_hooks, overrides=dict(env_overrides or {}),
+                server=server, live_settings=live_settings, overrides=dict(env_overrides or {}),
                 describe={**provisioned.describe,
                           "server": f"gunicorn, {config.workers} sync workers",
                           "auth": credentials.method},

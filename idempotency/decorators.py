@@ -1,4 +1,7 @@
-"""Opt a DRF view or ViewSet action into idempotency: `@idempotent`."""
+"""Opt a DRF view or ViewSet action into idempotency: `@idempotent`, `not_replayable`.
+
+Thin: the protocol is idempotency/protocol.py.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,13 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponseBase
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 
-from idempotency.conf import setting
-from idempotency.errors import IdempotencyKeyRequired
-from idempotency.keys import HEADER, META_KEY
+from idempotency import protocol
+from idempotency.keys import HEADER
 from idempotency.models import KEY_MAX_LENGTH
-from idempotency.middleware import REPLAYABLE_ATTR, SAFE_METHODS, SCOPE_ATTR
 
 KEY_PARAMETER = OpenApiParameter(
     name=HEADER, type=str, location=OpenApiParameter.HEADER, required=False,
@@ -41,17 +41,8 @@ def idempotent(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def wrapper(view: Any, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        scope = getattr(request._request, SCOPE_ATTR, None)
-        if scope is None:
-            if request.method not in SAFE_METHODS:
-                if META_KEY in request.META:
-                    raise ImproperlyConfigured(
-                        "@idempotent needs idempotency.middleware.IdempotencyMiddleware"
-                    )
-                if setting("IDEMPOTENCY_REQUIRED"):
-                    raise IdempotencyKeyRequired()
-            return handler(view, request, *args, **kwargs)
-        return scope.run(request, lambda: handler(view, request, *args, **kwargs))
+        return protocol.run_idempotent(
+            request, lambda: handler(view, request, *args, **kwargs))
 
     return extend_schema(parameters=[KEY_PARAMETER])(wrapper)
 
@@ -62,5 +53,4 @@ def not_replayable(response: HttpResponseBase) -> HttpResponseBase:
     Its request's effects still commit, but no record of the key is kept: a
     retry runs the view again, which must then refuse (e.g. 409) by itself.
     """
-    setattr(response, REPLAYABLE_ATTR, False)
-    return response
+    return protocol.mark_not_replayable(response)

@@ -1,23 +1,21 @@
-"""Every read and write of the reservation table goes through these functions."""
+"""Every read and write of the reservation table goes through these functions.
+
+They take and return plain data (`StoredResponse`), never HTTP objects.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection
 from django.db.models import Field, QuerySet
-from django.http import HttpResponse, HttpResponseBase
 from django.utils import timezone
 
 from idempotency import sql
 from idempotency.errors import IdempotencyKeyInUse
 from idempotency.models import IdempotencyRecord
 
-# The response headers worth replaying; everything else is the server's own.
-REPLAYED_HEADERS = ("Content-Type", "Location")
 # SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
 LOCK_NOT_AVAILABLE = "55P03"
 # A reservation attempt only repeats when a row vanished or expired under it.
@@ -26,65 +24,16 @@ RESERVE_ATTEMPTS = 3
 
 @dataclass(frozen=True)
 class StoredResponse:
-    """A completed response as kept in the table (and in Redis) for replays."""
+    """A completed response as kept in the table (and in Redis) for replays.
+
+    Plain data: its HTTP form is idempotency/protocol.py's.
+    """
 
     fingerprint: str
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     expires_at: datetime | None = None
-
-    @classmethod
-    def from_response(cls, response: HttpResponseBase, *, fingerprint: str) -> StoredResponse:
-        headers = {name: response[name] for name in REPLAYED_HEADERS if response.has_header(name)}
-        return cls(fingerprint=fingerprint, status=response.status_code,
-                   body=bytes(response.content), headers=headers)
-
-    def to_response(self) -> HttpResponse:
-        response = HttpResponse(self.body, status=self.status,
-                                content_type=self.headers.get("Content-Type"))
-        if "Location" in self.headers:
-            response["Location"] = self.headers["Location"]
-        return response
-
-
-@contextlib.contextmanager
-def request_transaction(*, wait_seconds: float) -> Iterator[None]:
-    """Open the transaction an idempotent request runs in, view and stored response alike.
-
-    On SQLite (transaction_mode IMMEDIATE) BEGIN takes the database's write
-    lock, so that is where a request waits for the holder of its key: the
-    connection's busy timeout is set to `wait_seconds` for that BEGIN only,
-    and a timeout there is a 409. PostgreSQL waits in `reserve` instead.
-    """
-    with contextlib.ExitStack() as stack:
-        with _sqlite_busy_timeout(wait_seconds):
-            try:
-                stack.enter_context(transaction.atomic())
-            except OperationalError as exc:
-                if connection.vendor == "sqlite" and "locked" in str(exc):
-                    raise IdempotencyKeyInUse(retry_after=wait_seconds) from None
-                raise
-        yield
-
-
-@contextlib.contextmanager
-def _sqlite_busy_timeout(seconds: float) -> Iterator[None]:
-    if connection.vendor != "sqlite" or connection.in_atomic_block:
-        yield
-        return
-    default_ms = int(float(connection.settings_dict["OPTIONS"].get("timeout", 5)) * 1000)
-    wait_ms = max(1, int(seconds * 1000))
-    if wait_ms == default_ms:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(f"PRAGMA busy_timeout = {wait_ms}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA busy_timeout = {default_ms}")
 
 
 def reserve(*, principal: str, key: str, fingerprint: str, method: str, path: str,

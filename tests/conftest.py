@@ -110,10 +110,10 @@ def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[C
     """Start real gunicorn masters against the test database; stop them after.
 
     `start(workers=4, **env)` starts one master ("host"); call it twice for two
-    hosts sharing the database. Servers run with TAOS_TEST_HOOKS=1.
+    hosts sharing the database. Servers run with tests.support.live_settings.
     """
     servers: list[LiveServer] = []
-    base_env = {**live_database_env(), "TAOS_TEST_HOOKS": "1",
+    base_env = {**live_database_env(), "DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
                 "TAOS_STATIC_ROOT": collected_static}
 
     def start(workers: int = 4, timeout: int = 30, **env: str) -> LiveServer:

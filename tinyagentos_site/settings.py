@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last: it owns the transaction of idempotent requests (see idempotency/middleware.py).
+    # Last: it closes the transaction of idempotent requests (see idempotency/protocol.py).
     "idempotency.middleware.IdempotencyMiddleware",
 ]
 
@@ -257,18 +257,6 @@ LOGGING = {
     },
 }
 
-# --- Test-only hooks ---------------------------------------------------------
-
-# Enables test-only behaviour (e.g. a view delay header). Never set in production.
-TAOS_TEST_HOOKS = env_bool("TAOS_TEST_HOOKS", False)
-if TAOS_TEST_HOOKS:
-    # Racing test clients authenticate with HTTP Basic; the real hasher costs
-    # ~0.4 s of CPU a request and would spread "concurrent" requests apart.
-    PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    ]
-
 # --- Deploys (deploys app: DeployTask, deploy job, backends) -----------------
 
 # Django's Tasks API (the django-tasks backport on 5.2) with the database
@@ -324,6 +312,3 @@ IDEMPOTENCY_CACHE_ALIAS = (
 )
 if IDEMPOTENCY_CACHE_ALIAS:
     CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
-# Test only (with TAOS_TEST_HOOKS): where a request slowed by X-Test-Delay
-# writes its worker's PID, so that a test can kill that worker.
-IDEMPOTENCY_TEST_PID_DIR = env_str("IDEMPOTENCY_TEST_PID_DIR", "")

@@ -27,10 +27,11 @@ from bench.scenarios.common import (
     every_round_row,
     median_row,
 )
-from bench.site import DATABASE_REPLAYS, TEST_HOOKS, Site
+from bench.site import DATABASE_REPLAYS, LIVE_SETTINGS, Site
 
-# The test-only header of idempotency/test_hooks.py (DELAY_HEADER there, as a
-# WSGI name); honoured only by servers with TAOS_TEST_HOOKS=1.
+# The test-only header of tests/support/live_views.py (DELAY_HEADER there, as
+# a WSGI name); honoured only by servers with the test-only settings
+# (DJANGO_SETTINGS_MODULE=tests.support.live_settings).
 DELAY_HEADER = "X-Test-Delay"
 RACE_REQUESTS = 64
 RACE_DELAY_SECONDS = 0.3
@@ -197,7 +198,7 @@ async def _same_key_race(site: Site) -> list[MeasureRow]:
 @REGISTRY.special("same_key_64", title=f"{RACE_REQUESTS} concurrent requests, one key, view "
                                        f"delayed {RACE_DELAY_SECONDS} s (production replay path)")
 async def same_key_64(site: Site) -> list[MeasureRow]:
-    return await _same_key_race(await site.with_test_hooks())
+    return await _same_key_race(await site.with_live_settings())
 
 
 @REGISTRY.special("same_key_64_db", title=f"{RACE_REQUESTS} concurrent requests, one key, view "
@@ -205,4 +206,4 @@ async def same_key_64(site: Site) -> list[MeasureRow]:
                                           "database, IDEMPOTENCY_REDIS_FAST_PATH=0)",
                   when="redis")
 async def same_key_64_db(site: Site) -> list[MeasureRow]:
-    return await _same_key_race(await site.variant({**DATABASE_REPLAYS, **TEST_HOOKS}))
+    return await _same_key_race(await site.variant({**DATABASE_REPLAYS, **LIVE_SETTINGS}))

@@ -22,9 +22,9 @@ def test_a_sibling_has_its_own_database_a_variant_shares_it_and_all_stop_on_exit
 
     async def main():
         async with open_site(ENGINES["sqlite"], config=config, workdir=tmp_path / "a",
-                             run_id="t1", test_hooks=False) as site:
-            hooks = await site.with_test_hooks()
-            assert await site.with_test_hooks() is hooks  # started once
+                             run_id="t1", live_settings=False) as site:
+            hooks = await site.with_live_settings()
+            assert await site.with_live_settings() is hooks  # started once
             async with site.sibling() as other:
                 async with site.client() as client, other.client() as other_client, \
                         hooks.client() as hooks_client:
@@ -35,7 +35,8 @@ def test_a_sibling_has_its_own_database_a_variant_shares_it_and_all_stop_on_exit
                 servers = [site.server, other.server, hooks.server]
                 paths = {site.database.path, other.database.path, hooks.database.path}
                 facts = {
-                    "hooks env": (site.env.get("TAOS_TEST_HOOKS"), hooks.env["TAOS_TEST_HOOKS"]),
+                    "hooks env": (site.env.get("DJANGO_SETTINGS_MODULE"),
+                              hooks.env["DJANGO_SETTINGS_MODULE"]),
                     "variant url differs": hooks.url != site.url,
                     "cpu counts the variant": site.cpu_seconds() >= hooks.server.cpu_seconds() > 0,
                 }
@@ -45,7 +46,7 @@ def test_a_sibling_has_its_own_database_a_variant_shares_it_and_all_stop_on_exit
     made, here, there, variant, servers, paths, facts = asyncio.run(main())
     assert (made, here, there, variant) == (201, 200, 404, 200)
     assert len(paths) == 2
-    assert facts == {"hooks env": (None, "1"), "variant url differs": True,
+    assert facts == {"hooks env": (None, "tests.support.live_settings"), "variant url differs": True,
                      "cpu counts the variant": True}
     for server in servers:
         assert server.process.poll() is not None

@@ -97,7 +97,8 @@ def private_postgres_site(tmp_path, gunicorn_factory):
 
     cluster = PrivatePostgres().start()
     url = cluster.create_database("taos_fault")
-    env = {**os.environ, "DATABASE_URL": url, "TAOS_TEST_HOOKS": "1",
+    env = {**os.environ, "DATABASE_URL": url,
+           "DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
            "DJANGO_SUPERUSER_USERNAME": "admin", "DJANGO_SUPERUSER_PASSWORD": "fault-pw-1234"}
     for command in (["migrate", "--noinput"], ["createcachetable"], ["ensure_admin"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env,

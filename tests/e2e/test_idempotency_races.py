@@ -2,7 +2,7 @@
 
 Every test runs on the backend of the run: PostgreSQL (DATABASE_URL) or the
 SQLite default. Racing clients authenticate with HTTP Basic, which live
-servers check with a fast hasher (TAOS_TEST_HOOKS).
+servers check with a fast hasher (tests/support/live_settings.py).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pytest
 
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
-from idempotency.test_hooks import pid_file_name
 from tests.conftest import basic_auth
 from tests.live import free_port
+from tests.support.live_views import pid_file_name
 
 pytestmark = [pytest.mark.live]
 

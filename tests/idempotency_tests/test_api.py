@@ -246,10 +246,10 @@ def test_record_expires_after_ttl(api, settings):
 
 # --- the test-only delay ----------------------------------------------------------
 
-def test_delay_header_is_ignored_without_test_hooks(api, settings):
+def test_delay_header_is_ignored_by_the_production_urls(api, settings):
     import time
 
-    settings.TAOS_TEST_HOOKS = False
+    assert settings.ROOT_URLCONF == "tinyagentos_site.urls"
     started = time.monotonic()
     response = post(api, {"display_name": "Research Bot"}, HTTP_X_TEST_DELAY="5")
     assert response.status_code == 201
