@@ -24,7 +24,12 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from agents.models import Agent
-from deploys.backends import NO_BACKEND_REASON, BackendNotConfigured, LogTail, get_backend
+from deploys.backends import (
+    NO_BACKEND_REASON,
+    BackendNotConfigured,
+    LogTail,
+    get_backend,
+)
 from deploys.errors import AgentArchived
 from deploys.models import DeployTask
 from tokens.services import token_rotate

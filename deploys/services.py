@@ -18,7 +18,12 @@ from django.utils import timezone
 from agents.models import Agent
 from agents.services import agent_create
 from deploys.backends import NO_BACKEND_REASON, backend_name
-from deploys.errors import AgentArchived, DeployInProgress, DeployNotFound, DeployNotRetryable
+from deploys.errors import (
+    AgentArchived,
+    DeployInProgress,
+    DeployNotFound,
+    DeployNotRetryable,
+)
 from deploys.jobs import deploy_mark_stale, set_agent_status
 from deploys.models import DeployTask
 from deploys.tasks import deploy_agent

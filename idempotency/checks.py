@@ -7,8 +7,6 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
-from idempotency.conf import setting
-
 MIDDLEWARE_PATH = "idempotency.middleware.IdempotencyMiddleware"
 
 
@@ -21,7 +19,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             id="idempotency.E001",
         ))
     for name in ("IDEMPOTENCY_WAIT_SECONDS", "IDEMPOTENCY_TTL_SECONDS"):
-        value = setting(name)
+        value = getattr(settings, name)
         if not isinstance(value, (int, float)) or value <= 0:
             errors.append(Error(f"{name} must be a positive number, got {value!r}.",
                                 id="idempotency.E002"))

@@ -13,10 +13,10 @@ import logging
 import time
 from datetime import datetime
 
+from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.utils import timezone
 
-from idempotency.conf import setting
 from idempotency.services import StoredResponse
 
 logger = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ _skip_until = 0.0  # per process: only spares this worker repeated timeouts
 
 
 def _cache() -> BaseCache | None:
-    alias = setting("IDEMPOTENCY_CACHE_ALIAS")
+    alias = settings.IDEMPOTENCY_CACHE_ALIAS
     if not alias or time.monotonic() < _skip_until:
         return None
     return caches[alias]

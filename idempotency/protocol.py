@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
 from django.db import OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -40,10 +41,14 @@ from django.utils import timezone
 from rest_framework.request import Request
 
 from idempotency import fast_path, services
-from idempotency.conf import setting
-from idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyRequired, IdempotencyKeyReused
+from idempotency.errors import (
+    IdempotencyKeyInUse,
+    IdempotencyKeyRequired,
+    IdempotencyKeyReused,
+)
 from idempotency.keys import META_KEY, parse_key, request_fingerprint
 from idempotency.services import StoredResponse
+from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.errors import problem
 from tinyagentos_site.principals import principal_for
 
@@ -205,8 +210,8 @@ class IdempotencyScope:
         if cached is not None:
             return self._replay(cached)
 
-        wait_seconds = float(setting("IDEMPOTENCY_WAIT_SECONDS"))
-        ttl = timedelta(seconds=int(setting("IDEMPOTENCY_TTL_SECONDS")))
+        wait_seconds = float(settings.IDEMPOTENCY_WAIT_SECONDS)
+        ttl = timedelta(seconds=int(settings.IDEMPOTENCY_TTL_SECONDS))
         self.expires_at = timezone.now() + ttl
         self.open_transaction(wait_seconds=wait_seconds)
         stored = services.reserve(
@@ -241,7 +246,7 @@ class IdempotencyScope:
                 # its success must be neither answered nor stored.
                 logger.error("idempotent view answered %s in a failed transaction",
                              response.status_code)
-                response = problem(500, "server_error", "Internal server error.")
+                response = problem(500, ErrorCode.SERVER_ERROR, "Internal server error.")
             elif response.status_code < 400:
                 self._store(response)
                 keep = True
@@ -275,7 +280,7 @@ def serve(request: HttpRequest,
     try:
         _ = request.body  # read it now, before a parser streams it: the fingerprint needs it
     except RequestDataTooBig:
-        return problem(413, "request_too_large", "The request body is too large.")
+        return problem(413, ErrorCode.REQUEST_TOO_LARGE, "The request body is too large.")
     scope = IdempotencyScope(request)
     setattr(request, _SCOPE_ATTR, scope)
     try:
@@ -300,6 +305,6 @@ def run_idempotent(request: Request, view: View) -> HttpResponseBase:
             raise ImproperlyConfigured(
                 "@idempotent needs idempotency.middleware.IdempotencyMiddleware"
             )
-        if setting("IDEMPOTENCY_REQUIRED"):
+        if settings.IDEMPOTENCY_REQUIRED:
             raise IdempotencyKeyRequired()
     return view()

@@ -23,7 +23,11 @@ from tokens.permissions import (
     IsAgent,
     NotAnAgent,
 )
-from tokens.serializers import AgentTokenSerializer, IssuedTokenSerializer, RevokeSerializer
+from tokens.serializers import (
+    AgentTokenSerializer,
+    IssuedTokenSerializer,
+    RevokeSerializer,
+)
 
 
 def secret_response(issued: services.IssuedToken, *, status_code: int) -> Response:
