@@ -241,6 +241,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tinyagentos_site.schema.add_problem_responses",
+        "idempotency.schema.add_idempotency_policy",
     ],
 }
 
