@@ -64,8 +64,8 @@ class AgentViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(request=DeployRequestSerializer, responses={202: DeployResponseSerializer})
+    @idempotent  # above @action: @action replaces the schema @idempotent adds below it
     @action(detail=False, methods=["post"], url_path="deploy")
-    @idempotent
     def deploy(self, request: Request) -> Response:
         """Create an agent and deploy it in the background; 202 with its deploy task."""
         serializer = DeployRequestSerializer(data=request.data,
