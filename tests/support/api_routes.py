@@ -41,6 +41,13 @@ def unsafe_operations(schema: dict[str, Any]) -> list[tuple[str, str]]:
     )
 
 
+def schema_unsafe_operations() -> list[tuple[str, str]]:
+    """Return the unsafe operations of the site's schema, generated in this process."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    return unsafe_operations(SchemaGenerator().get_schema(request=None, public=True))
+
+
 def make_subject(operation: tuple[str, str], label: str) -> Agent:
     """Return a fresh agent for `operation` to act on, with a token unless it issues one."""
     agent = agent_create(display_name=f"Subject {label}")
