@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from agents.models import DISPLAY_NAME_MAX_LENGTH, Agent
 from agents.naming import DISPLAY_NAME_PATTERN, clean_display_name
+from tinyagentos_site.serializers import NullMeansOmittedMixin
 
 
 @extend_schema_field({
@@ -19,7 +20,7 @@ class DisplayNameField(serializers.CharField):
     pass
 
 
-class AgentSerializer(serializers.ModelSerializer):
+class AgentSerializer(NullMeansOmittedMixin, serializers.ModelSerializer):
     """An agent; `name` (the slug) and `status` are read-only and derived."""
 
     display_name = DisplayNameField(max_length=DISPLAY_NAME_MAX_LENGTH)
@@ -38,7 +39,7 @@ class AgentSerializer(serializers.ModelSerializer):
         if (
             self.instance is None
             and isinstance(data, dict)
-            and "display_name" not in data
+            and data.get("display_name") is None
             and "name" in data
         ):
             data = {**data, "display_name": data["name"]}

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.urls import is_valid_path
 
 from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.errors import problem
@@ -37,4 +38,31 @@ class ApiBodyLimitMiddleware:
             if length > limit:
                 return problem(413, ErrorCode.REQUEST_TOO_LARGE,
                                f"The request body is larger than {limit} bytes.")
+        return self.get_response(request)
+
+
+class ApiTrailingSlashMiddleware:
+    """Serve an /api/ path without its trailing slash as the path with it: no redirect.
+
+    A client follows a 301/302 to a POST with a GET (a create then "succeeds"
+    with the list's 200), and urllib refuses to follow a 307/308 to one: the
+    only answer that is the same for every client is the answer itself. The
+    request's path becomes the one with the slash, so everything after it
+    (URL resolution, the idempotency fingerprint, links) sees one form, and
+    CommonMiddleware finds nothing to redirect. Every route under /api/, a
+    new one too, is covered; the schema documents the form with the slash.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if is_api_request(request) and not path.endswith("/"):
+            urlconf = getattr(request, "urlconf", None)
+            if not is_valid_path(path, urlconf):
+                match = is_valid_path(f"{path}/", urlconf)
+                if match and getattr(match.func, "should_append_slash", True):
+                    request.path_info = f"{path}/"
+                    request.path = f"{request.path}/"
         return self.get_response(request)

@@ -54,11 +54,15 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # SecurityMiddleware's HTTPS redirect of an unsafe request keeps its method (308).
+    "tinyagentos_site.redirects.HttpsRedirectKeepsMethodMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tinyagentos_site.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # /api/ paths answer the same with and without their trailing slash.
+    "tinyagentos_site.middleware.ApiTrailingSlashMiddleware",
+    "tinyagentos_site.redirects.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -239,6 +243,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tinyagentos_site.schema.add_problem_responses",
         "agents.schema.add_slug_pattern",
+        "idempotency.schema.add_idempotency_policy",
     ],
 }
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from tinyagentos_site.serializers import NullMeansOmittedMixin
 from tokens.models import REVOKE_REASON_MAX_LENGTH, AgentToken
 
 
@@ -28,6 +29,8 @@ class IssuedTokenSerializer(AgentTokenSerializer):
         read_only_fields = fields
 
 
-class RevokeSerializer(serializers.Serializer):
+class RevokeSerializer(NullMeansOmittedMixin, serializers.Serializer):
+    """Why a token is revoked; `reason` is optional (`null`: not given)."""
+
     reason = serializers.CharField(max_length=REVOKE_REASON_MAX_LENGTH, required=False,
                                    allow_blank=True, default="")
