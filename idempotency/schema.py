@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from idempotency.conf import setting
+from django.conf import settings
+
 from idempotency.keys import HEADER
-from idempotency.middleware import REPLAYED_HEADER
+from idempotency.protocol import REPLAYED_HEADER
 from idempotency.models import KEY_MAX_LENGTH
 
 
@@ -26,10 +27,10 @@ def _duration(seconds: int) -> str:
 
 def policy() -> str:
     """Return the idempotency policy, in Markdown, with the current settings."""
-    ttl = int(setting("IDEMPOTENCY_TTL_SECONDS"))
-    wait = int(setting("IDEMPOTENCY_WAIT_SECONDS"))
+    ttl = int(settings.IDEMPOTENCY_TTL_SECONDS)
+    wait = int(settings.IDEMPOTENCY_WAIT_SECONDS)
     required = ("Required: a request without it is 400 `idempotency_key_required`."
-                if setting("IDEMPOTENCY_REQUIRED") else
+                if settings.IDEMPOTENCY_REQUIRED else
                 "Optional: a request without it runs normally, with no protection.")
     return "\n".join([
         f"**Idempotency** (`{HEADER}` header, IETF draft-ietf-httpapi-idempotency-key-header).",
