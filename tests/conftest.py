@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -9,10 +8,10 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.live import LiveServer, live_database_env
+from tests.support.gunicorn import LiveServer, live_database_env
+from tests.support.http_auth import PASSWORD
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
@@ -41,10 +40,6 @@ def _clean_cache() -> Iterator[None]:
             cache.clear()
         except Exception:  # the database cache has no table outside db tests
             pass
-
-
-def basic_auth(username: str, password: str = PASSWORD) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 @pytest.fixture
@@ -95,7 +90,7 @@ def collected_static(tmp_path_factory) -> str:
     import subprocess
     import sys
 
-    from tests.live import ROOT
+    from tests.support.gunicorn import ROOT
 
     root = str(tmp_path_factory.mktemp("static"))
     subprocess.run(

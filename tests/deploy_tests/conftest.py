@@ -8,7 +8,7 @@ import pytest
 
 from agents import deploy_services
 from tests import fake_tokens
-from tests.deploy_support import DeployCommand
+from tests.support.task_workers import DeployCommand
 
 
 @dataclass
@@ -48,7 +48,7 @@ def token_spy(monkeypatch) -> TokenSpy:
 
 @pytest.fixture
 def deploy_command(tmp_path, settings) -> Callable[..., DeployCommand]:
-    """Configure the command backend with tests/deploy_command.py; return its recorder."""
+    """Configure the command backend with tests/support/deploy_command.py; return its recorder."""
     recorder = DeployCommand(tmp_path / "deploys.jsonl")
 
     def configure(**behaviour: Any) -> DeployCommand:

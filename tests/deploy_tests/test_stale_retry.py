@@ -19,7 +19,7 @@ from agents.deploy_services import (
     deploy_run,
 )
 from agents.models import Agent, DeployTask
-from tests.deploy_support import run_queued_jobs
+from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from django.apps import apps
 
 from agents.models import Agent, DeployTask
 from tests import fake_tokens
-from tests.conftest import basic_auth
-from tests.deploy_support import DeployCommand, TaskWorker
+from tests.support.http_auth import basic_auth
+from tests.support.task_workers import DeployCommand, TaskWorker
 
 pytestmark = [
     pytest.mark.live,

@@ -38,7 +38,7 @@ import pytest
 
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
-from tests.conftest import basic_auth
+from tests.support.http_auth import basic_auth
 
 pytestmark = [pytest.mark.live]
 

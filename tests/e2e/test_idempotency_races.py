@@ -22,8 +22,8 @@ import pytest
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
 from idempotency.test_hooks import pid_file_name
-from tests.conftest import basic_auth
-from tests.live import free_port
+from tests.support.http_auth import basic_auth
+from tests.support.gunicorn import free_port
 
 pytestmark = [pytest.mark.live]
 

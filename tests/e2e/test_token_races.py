@@ -17,7 +17,7 @@ import pytest
 
 from agents.models import Agent
 from agents.services import agent_create
-from tests.live import LiveServer
+from tests.support.gunicorn import LiveServer
 from tokens import services
 from tokens.models import AgentToken
 

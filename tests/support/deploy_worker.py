@@ -1,6 +1,6 @@
 """Run a manage.py command (the task worker) with fake tokens if the tokens app lacks them.
 
-    python -m tests.deploy_worker db_worker --batch ...
+    python -m tests.support.deploy_worker db_worker --batch ...
 
 Tests start real worker processes this way; with the tokens app merged this
 is exactly `manage.py db_worker`.

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.live import free_port
+from tests.support.gunicorn import free_port
 
 PG_BIN = Path(os.environ.get("TAOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 

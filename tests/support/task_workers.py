@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.live import ROOT, live_database_env
+from tests.support.gunicorn import ROOT, live_database_env
 
 DEPLOY_COMMAND_SCRIPT = Path(__file__).resolve().parent / "deploy_command.py"
 
 
 class DeployCommand:
-    """tests/deploy_command.py as a deploy command, recording into one file."""
+    """tests/support/deploy_command.py as a deploy command, recording into one file."""
 
     def __init__(self, record_file: Path):
         self.record_file = record_file
@@ -77,7 +77,7 @@ class TaskWorker:
     def start(self) -> TaskWorker:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.deploy_worker", "db_worker", "--no-reload",
+            [sys.executable, "-m", "tests.support.deploy_worker", "db_worker", "--no-reload",
              "--no-startup-delay", "--interval", "0.2", *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )

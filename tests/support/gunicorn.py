@@ -2,7 +2,7 @@
 
 `LiveServer` starts one gunicorn master (a "host") with N workers on a free
 loopback port and stops it by its PID. The `gunicorn_factory` fixture in
-conftest.py builds the environment that points the workers at the test
+tests/conftest.py builds the environment that points the workers at the test
 database (PostgreSQL or the SQLite file) and stops every server it started.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60
 
 
