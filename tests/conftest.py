@@ -8,8 +8,9 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.support.gunicorn import LiveServer, live_database_env
+from tests.support.gunicorn import GunicornServer
 from tests.support.http_auth import PASSWORD
+from tests.support.live_env import live_database_env, live_env
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -90,7 +91,7 @@ def collected_static(tmp_path_factory) -> str:
     import subprocess
     import sys
 
-    from tests.support.gunicorn import ROOT
+    from tests.support.processes import ROOT
 
     root = str(tmp_path_factory.mktemp("static"))
     subprocess.run(
@@ -101,19 +102,19 @@ def collected_static(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[Callable[..., LiveServer]]:
+def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[Callable[..., GunicornServer]]:
     """Start real gunicorn masters against the test database; stop them after.
 
     `start(workers=4, **env)` starts one master ("host"); call it twice for two
     hosts sharing the database. Servers run with TAOS_TEST_HOOKS=1.
     """
-    servers: list[LiveServer] = []
+    servers: list[GunicornServer] = []
     base_env = {**live_database_env(), "TAOS_TEST_HOOKS": "1",
                 "TAOS_STATIC_ROOT": collected_static}
 
-    def start(workers: int = 4, timeout: int = 30, **env: str) -> LiveServer:
-        server = LiveServer(env={**base_env, **env}, workers=workers, timeout=timeout,
-                            log_path=tmp_path / f"gunicorn-{len(servers)}.log")
+    def start(workers: int = 4, timeout: int = 30, **env: str) -> GunicornServer:
+        server = GunicornServer(env=live_env({**base_env, **env}), workers=workers,
+                                timeout=timeout, log_path=tmp_path / f"gunicorn-{len(servers)}.log")
         servers.append(server)
         return server.start()
 
@@ -124,6 +125,6 @@ def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[C
 
 
 @pytest.fixture
-def gunicorn_server(gunicorn_factory) -> LiveServer:
+def gunicorn_server(gunicorn_factory) -> GunicornServer:
     """One gunicorn master with 4 workers."""
     return gunicorn_factory(workers=4)

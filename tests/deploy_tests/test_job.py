@@ -13,7 +13,8 @@ from agents.deploy_services import deploy_create, deploy_run
 from agents.models import DEPLOY_LOG_TAIL_MAX_CHARS, Agent, DeployTask
 from agents.tasks import deploy_agent
 from tests import fake_tokens
-from tests.support.task_workers import pid_alive, run_queued_jobs
+from tests.support.processes import pid_alive
+from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from agents.deploy_services import deploy_create, deploy_mark_stale, deploy_retr
 from agents.models import Agent, DeployTask
 from agents.tasks import deploy_agent
 from tests import fake_tokens
-from tests.support.task_workers import DeployCommand, TaskWorker, pid_alive, wait_until
+from tests.support.processes import pid_alive, wait_until
+from tests.support.task_workers import DeployCommand, TaskWorker
 
 pytestmark = [pytest.mark.live]
 

@@ -92,7 +92,7 @@ def private_postgres_site(tmp_path, gunicorn_factory):
     import subprocess
     import sys
 
-    from tests.support.gunicorn import ROOT
+    from tests.support.processes import ROOT
     from tests.support.private_servers import PrivatePostgres
 
     cluster = PrivatePostgres().start()

@@ -23,7 +23,7 @@ from agents.models import Agent
 from idempotency.models import IdempotencyRecord
 from idempotency.test_hooks import pid_file_name
 from tests.support.http_auth import basic_auth
-from tests.support.gunicorn import free_port
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.live]
 

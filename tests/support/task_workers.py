@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.gunicorn import ROOT, live_database_env
+from tests.support.live_env import live_env
+from tests.support.processes import ROOT, stop_process
 
 DEPLOY_COMMAND_SCRIPT = Path(__file__).resolve().parent / "deploy_command.py"
 
@@ -68,9 +67,7 @@ class TaskWorker:
 
     def __init__(self, *, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()):
         self.log_path = log_path
-        self.env = {**os.environ, **live_database_env(), **env}
-        if "DATABASE_URL" not in live_database_env():
-            self.env.pop("DATABASE_URL", None)
+        self.env = live_env(env)
         self.args = args
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -105,33 +102,6 @@ class TaskWorker:
     def stop(self) -> None:
         if self.process is None:
             return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=5)
+        stop_process(self.process)
         self._log.close()
 
-
-def wait_until(predicate, *, timeout: float, interval: float = 0.1, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead for our purposes.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
