@@ -8,7 +8,7 @@ import pytest
 
 from agents import deploy_services
 from tests import fake_tokens
-from tests.support.task_workers import DeployCommand
+from tests.support.deploy_command import DeployCommand
 
 
 @dataclass

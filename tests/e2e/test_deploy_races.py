@@ -16,8 +16,9 @@ from django.apps import apps
 
 from agents.models import Agent, DeployTask
 from tests import fake_tokens
+from tests.support.deploy_command import DeployCommand
 from tests.support.http_auth import basic_auth
-from tests.support.task_workers import DeployCommand, TaskWorker
+from tests.support.task_workers import TaskWorker
 
 pytestmark = [
     pytest.mark.live,

@@ -13,8 +13,9 @@ from agents.deploy_services import deploy_create, deploy_mark_stale, deploy_retr
 from agents.models import Agent, DeployTask
 from agents.tasks import deploy_agent
 from tests import fake_tokens
+from tests.support.deploy_command import DeployCommand
 from tests.support.processes import pid_alive, wait_until
-from tests.support.task_workers import DeployCommand, TaskWorker
+from tests.support.task_workers import TaskWorker
 
 pytestmark = [pytest.mark.live]
 

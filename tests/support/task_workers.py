@@ -1,45 +1,14 @@
-"""Helpers for deploy tests: the recording deploy command, in-process and real task workers."""
+"""Task workers for deploy tests: ready jobs run in this process, or a real `db_worker`."""
 
 from __future__ import annotations
 
-import json
-import shlex
 import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from tests.support.live_env import live_env
 from tests.support.processes import ROOT, stop_process
-
-DEPLOY_COMMAND_SCRIPT = Path(__file__).resolve().parent / "deploy_command.py"
-
-
-class DeployCommand:
-    """tests/support/deploy_command.py as a deploy command, recording into one file."""
-
-    def __init__(self, record_file: Path):
-        self.record_file = record_file
-
-    def command(self, *, exit: int = 0, sleep: float = 0, lines: int = 0,
-                print_token: bool = False) -> str:
-        argv = [sys.executable, str(DEPLOY_COMMAND_SCRIPT), str(self.record_file),
-                "--exit", str(exit), "--sleep", str(sleep), "--lines", str(lines)]
-        if print_token:
-            argv.append("--print-token")
-        return shlex.join(argv)
-
-    def records(self) -> list[dict[str, Any]]:
-        if not self.record_file.exists():
-            return []
-        return [json.loads(line) for line in self.record_file.read_text().splitlines()]
-
-    def starts(self) -> list[dict[str, Any]]:
-        return [r for r in self.records() if r["event"] == "start"]
-
-    def ends(self) -> list[dict[str, Any]]:
-        return [r for r in self.records() if r["event"] == "end"]
 
 
 def run_queued_jobs() -> int:
