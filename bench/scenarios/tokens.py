@@ -1,4 +1,4 @@
-"""Tokens (issue 4) under load: agent token vs session, authentication queries, the issue race.
+"""Tokens under load: agent token vs session, authentication queries, the token issue race.
 
 What "agent-token `GET /api/agent/me/` vs the same by session" compares: a
 session cannot call `/api/agent/me/` (agents only), so the session side is
