@@ -8,6 +8,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
 from agents.models import Agent
+from tinyagentos_site.error_codes import ErrorCode
 
 
 class StatusFilter(BaseFilterBackend):
@@ -26,7 +27,7 @@ class StatusFilter(BaseFilterBackend):
                 {self.param: [serializers.ErrorDetail(
                     f"Unknown status {', '.join(invalid) or raw!r}; one of: "
                     f"{', '.join(Agent.Status.values)}.",
-                    code="invalid_choice",
+                    code=ErrorCode.INVALID_CHOICE,
                 )]}
             )
         return queryset.filter(status__in=wanted)

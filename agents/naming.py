@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from django.core.exceptions import ValidationError
 
 from agents.models import DISPLAY_NAME_MAX_LENGTH, NAME_MAX_LENGTH
+from tinyagentos_site.error_codes import ErrorCode
 
 # How many suffixes (-2 .. -N) are tried when a slug is taken.
 SLUG_MAX_SUFFIX = 99
@@ -23,22 +24,22 @@ RESERVED_SLUGS = frozenset({"deploy"})
 def clean_display_name(value: str) -> str:
     """Return the trimmed display name, or raise ValidationError."""
     if not isinstance(value, str):
-        raise ValidationError("The display name must be a string.", code="invalid")
+        raise ValidationError("The display name must be a string.", code=ErrorCode.INVALID)
     value = value.strip()
     if not value:
-        raise ValidationError("The display name may not be blank.", code="blank")
+        raise ValidationError("The display name may not be blank.", code=ErrorCode.BLANK)
     if len(value) > DISPLAY_NAME_MAX_LENGTH:
         raise ValidationError(
             f"The display name may have at most {DISPLAY_NAME_MAX_LENGTH} characters.",
-            code="max_length",
+            code=ErrorCode.MAX_LENGTH,
         )
     if any(unicodedata.category(ch) == "Cc" for ch in value):
         raise ValidationError(
-            "The display name may not contain control characters.", code="invalid_display_name"
+            "The display name may not contain control characters.", code=ErrorCode.INVALID_DISPLAY_NAME
         )
     if not any(ch.isalnum() for ch in value):
         raise ValidationError(
-            "The display name must contain a letter or a digit.", code="invalid_display_name"
+            "The display name must contain a letter or a digit.", code=ErrorCode.INVALID_DISPLAY_NAME
         )
     return value
 

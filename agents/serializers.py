@@ -3,11 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from agents.models import DISPLAY_NAME_MAX_LENGTH, Agent, DeployTask
+from agents.models import DISPLAY_NAME_MAX_LENGTH, Agent
 from agents.naming import DISPLAY_NAME_PATTERN, clean_display_name
 
 
@@ -50,39 +49,3 @@ class AgentSerializer(serializers.ModelSerializer):
             return clean_display_name(value)
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.messages[0], code=exc.error_list[0].code)
-
-
-class DeployRequestSerializer(AgentSerializer):
-    """`POST /api/agents/deploy/`: an agent's fields, with `framework` and `model` required."""
-
-    framework = serializers.CharField(max_length=64)
-    model = serializers.CharField(max_length=128)
-
-
-class DeployTaskSerializer(serializers.ModelSerializer):
-    """A deploy task's state; the log tail and error say what happened."""
-
-    agent = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    status_url = serializers.SerializerMethodField()
-
-    class Meta:
-        model = DeployTask
-        fields = [
-            "id", "agent", "state", "backend", "attempts", "created_at", "queued_at",
-            "started_at", "heartbeat_at", "finished_at", "error", "log_tail", "status_url",
-        ]
-        read_only_fields = fields
-
-    def get_status_url(self, task: DeployTask) -> str:
-        return deploy_status_url(task.agent.name)
-
-
-class DeployResponseSerializer(serializers.Serializer):
-    """The answer to a deploy request: the new agent and its deploy task."""
-
-    agent = AgentSerializer()
-    deploy = DeployTaskSerializer()
-
-
-def deploy_status_url(slug: str) -> str:
-    return reverse("agent-deploy-status", kwargs={"slug": slug})

@@ -6,10 +6,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from agents.models import COLOR_DEFAULT, Agent
 from agents.naming import clean_display_name, slug_base, slug_candidates
 from tinyagentos_site.db import is_unique_violation
+from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.errors import Conflict
 
 EDITABLE_FIELDS = frozenset(
@@ -19,7 +21,7 @@ EDITABLE_FIELDS = frozenset(
 
 
 class AgentNamesExhausted(Conflict):
-    default_code = "agent_name_exhausted"
+    default_code = ErrorCode.AGENT_NAME_EXHAUSTED
     default_detail = "Every slug for this display name is taken; choose another display name."
 
 
@@ -91,7 +93,7 @@ def agent_update(*, agent: Agent, **fields: Any) -> Agent:
     unknown = set(fields) - EDITABLE_FIELDS
     if unknown:
         raise ValidationError(
-            {name: ValidationError("This field cannot be changed.", code="read_only")
+            {name: ValidationError("This field cannot be changed.", code=ErrorCode.READ_ONLY)
              for name in sorted(unknown)}
         )
     if "display_name" in fields:
@@ -111,3 +113,13 @@ def agent_archive(*, agent: Agent) -> Agent:
         agent.status = Agent.Status.ARCHIVED
         agent.save(update_fields=["status", "updated_at"])
     return agent
+
+
+@transaction.atomic
+def agents_archive(*, queryset: QuerySet[Agent]) -> int:
+    """Archive every agent of `queryset` (rows locked first); return how many."""
+    count = 0
+    for agent in queryset.select_for_update():
+        agent_archive(agent=agent)
+        count += 1
+    return count

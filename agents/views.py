@@ -3,23 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.decorators import action
 from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents import deploy_services, services
+from agents import services
 from agents.filters import StatusFilter
 from agents.models import Agent
-from agents.serializers import (
-    AgentSerializer,
-    DeployRequestSerializer,
-    DeployResponseSerializer,
-    DeployTaskSerializer,
-    deploy_status_url,
-)
+from agents.serializers import AgentSerializer
 from idempotency.decorators import idempotent
 
 
@@ -62,24 +54,3 @@ class AgentViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.agent_archive(agent=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-    @extend_schema(request=DeployRequestSerializer, responses={202: DeployResponseSerializer})
-    @action(detail=False, methods=["post"], url_path="deploy")
-    @idempotent
-    def deploy(self, request: Request) -> Response:
-        """Create an agent and deploy it in the background; 202 with its deploy task."""
-        serializer = DeployRequestSerializer(data=request.data,
-                                             context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        task = deploy_services.deploy_create(actor=request.user, **serializer.validated_data)
-        body = DeployResponseSerializer({"agent": task.agent, "deploy": task},
-                                        context=self.get_serializer_context()).data
-        return Response(body, status=status.HTTP_202_ACCEPTED,
-                        headers={"Location": deploy_status_url(task.agent.name)})
-
-    @extend_schema(responses=DeployTaskSerializer)
-    @action(detail=True, methods=["get"], url_path="deploy-status")
-    def deploy_status(self, request: Request, slug: str | None = None) -> Response:
-        """The agent's latest deploy: state, timestamps, log tail, error, attempts."""
-        task = deploy_services.deploy_latest(agent=self.get_object())
-        return Response(DeployTaskSerializer(task, context=self.get_serializer_context()).data)

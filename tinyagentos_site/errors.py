@@ -20,6 +20,8 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tinyagentos_site.error_codes import ErrorCode
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -34,7 +36,7 @@ class ApiError(exceptions.APIException):
     """
 
     status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "error"
+    default_code = ErrorCode.BAD_REQUEST
     default_detail = "The request could not be processed."
 
     def __init__(self, detail: str | None = None, *, code: str | None = None,
@@ -49,7 +51,7 @@ class ApiError(exceptions.APIException):
 
 class Conflict(ApiError):
     status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
+    default_code = ErrorCode.CONFLICT
     default_detail = "The request conflicts with the current state."
 
 
@@ -80,7 +82,7 @@ def problem(status_code: int, code: str, detail: str, *,
 
 def database_unavailable() -> JsonResponse:
     return problem(
-        503, "database_unavailable", "The database is unavailable; retry shortly.",
+        503, ErrorCode.DATABASE_UNAVAILABLE, "The database is unavailable; retry shortly.",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
     )
 
@@ -89,7 +91,7 @@ def _first_code(codes: Any) -> str:
     """Return the code of a non-field error, which DRF may nest in lists/dicts."""
     while isinstance(codes, (list, dict)):
         if not codes:
-            return "error"
+            return ErrorCode.INVALID
         codes = codes[0] if isinstance(codes, list) else next(iter(codes.values()))
     return str(codes)
 
@@ -97,12 +99,12 @@ def _first_code(codes: Any) -> str:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every exception raised in a DRF view as problem details."""
     if isinstance(exc, RequestDataTooBig):
-        exc = ApiError("The request body is too large.", code="request_too_large",
+        exc = ApiError("The request body is too large.", code=ErrorCode.REQUEST_TOO_LARGE,
                        status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
     elif isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         exc = ApiError("The database is unavailable; retry shortly.",
-                       code="database_unavailable", status_code=503,
+                       code=ErrorCode.DATABASE_UNAVAILABLE, status_code=503,
                        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)})
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
@@ -113,7 +115,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, DatabaseError):
         # An unexpected database error is a bug: log it, never echo its SQL.
         logger.exception("database error in API view")
-        exc = ApiError("Internal server error.", code="server_error", status_code=500)
+        exc = ApiError("Internal server error.", code=ErrorCode.SERVER_ERROR, status_code=500)
 
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -8,25 +8,26 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
+from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.errors import database_unavailable, problem
 from tinyagentos_site.middleware import is_api_request
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
-        return problem(404, "not_found", "Not found.")
+        return problem(404, ErrorCode.NOT_FOUND, "Not found.")
     return defaults.page_not_found(request, exception)
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
-        return problem(400, "bad_request", "Bad request.")
+        return problem(400, ErrorCode.BAD_REQUEST, "Bad request.")
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
-        return problem(403, "permission_denied", "You do not have permission to do this.")
+        return problem(403, ErrorCode.PERMISSION_DENIED, "You do not have permission to do this.")
     return defaults.permission_denied(request, exception)
 
 
@@ -35,5 +36,5 @@ def server_error(request: HttpRequest) -> HttpResponse:
         exc = sys.exc_info()[1]
         if isinstance(exc, (OperationalError, InterfaceError)):
             return database_unavailable()
-        return problem(500, "server_error", "Internal server error.")
+        return problem(500, ErrorCode.SERVER_ERROR, "Internal server error.")
     return defaults.server_error(request)

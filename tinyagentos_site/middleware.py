@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.errors import problem
 
 API_PREFIX = "/api/"
@@ -32,8 +33,8 @@ class ApiBodyLimitMiddleware:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return problem(400, "invalid_content_length", "Content-Length is not a number.")
+                return problem(400, ErrorCode.INVALID_CONTENT_LENGTH, "Content-Length is not a number.")
             if length > limit:
-                return problem(413, "request_too_large",
+                return problem(413, ErrorCode.REQUEST_TOO_LARGE,
                                f"The request body is larger than {limit} bytes.")
         return self.get_response(request)

@@ -50,20 +50,14 @@ def _describe_strings(schema: dict[str, Any]) -> None:
         _describe_strings(prop)
 
 
-def _slug_pattern() -> str:
-    from agents.naming import RESERVED_SLUGS
-
-    reserved = "|".join(sorted(RESERVED_SLUGS))
-    return f"^(?!({reserved})$)[a-z0-9]+(-[a-z0-9]+)*$"
-
-
 def add_problem_responses(result: dict[str, Any], generator: Any, request: Any,
                           public: bool) -> dict[str, Any]:
     """Document what every operation may answer and what its inputs really accept.
 
     Adds the Problem schema and the common error responses to every operation,
-    the agent slug's pattern to `{slug}` path parameters, and "no NUL" to
-    request strings (DRF refuses NUL in any CharField, and blank required ones).
+    and "no NUL" to request strings and string parameters (DRF refuses NUL in
+    any CharField, and blank required ones). Path parameters an app documents
+    itself (the agent's `{slug}`: agents/schema.py) are left to it.
     """
     schemas = result.setdefault("components", {}).setdefault("schemas", {})
     for name, component in schemas.items():
@@ -71,14 +65,13 @@ def add_problem_responses(result: dict[str, Any], generator: Any, request: Any,
             _describe_strings(component)
     schemas["Problem"] = PROBLEM_SCHEMA
     ref = {"$ref": "#/components/schemas/Problem"}
-    slug_pattern = _slug_pattern()
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
                 schema = parameter.setdefault("schema", {})
                 if parameter.get("in") == "path" and parameter.get("name") == "slug":
-                    schema["pattern"] = slug_pattern
-                elif schema.get("type") == "string" and not {"pattern", "enum"} & schema.keys():
+                    continue
+                if schema.get("type") == "string" and not {"pattern", "enum"} & schema.keys():
                     schema["pattern"] = NO_NUL_PATTERN
             responses = operation.setdefault("responses", {})
             for status, description in COMMON_PROBLEMS.items():

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "tinyagentos_site",
     "agents",
     "tokens",
+    "deploys",
     "idempotency",
 ]
 
@@ -237,6 +238,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tinyagentos_site.schema.add_problem_responses",
+        "agents.schema.add_slug_pattern",
     ],
 }
 
@@ -267,7 +269,7 @@ if TAOS_TEST_HOOKS:
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
 
-# --- Deploy (agents: DeployTask, deploy job, backends) -----------------------
+# --- Deploys (deploys app: DeployTask, deploy job, backends) -----------------
 
 # Django's Tasks API (the django-tasks backport on 5.2) with the database
 # backend: jobs are rows in the same database, claimed by `manage.py db_worker`

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from tinyagentos_site.error_codes import ErrorCode
 from tokens import services
 from tokens.errors import TokenAlreadyActive
 from tokens.models import AgentToken, OperatorToken
@@ -38,7 +39,7 @@ class AgentTokenAddForm(forms.ModelForm):
         if AgentToken.objects.active().filter(agent=agent).exists():
             raise forms.ValidationError(
                 "This agent already has an active token; rotate it instead.",
-                code="token_already_active",
+                code=ErrorCode.TOKEN_ALREADY_ACTIVE,
             )
         return agent
 

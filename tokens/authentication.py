@@ -19,6 +19,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from agents.models import Agent
+from tinyagentos_site.error_codes import ErrorCode
 from tokens import crypto
 from tokens.models import AgentToken, BaseToken, OperatorToken
 from tokens.usage import token_mark_used
@@ -70,7 +71,7 @@ class AgentPrincipal:
         return False
 
 
-def _failed(code: str, detail: str) -> exceptions.AuthenticationFailed:
+def _auth_failed(code: str, detail: str) -> exceptions.AuthenticationFailed:
     return exceptions.AuthenticationFailed(detail, code=code)
 
 
@@ -83,17 +84,17 @@ def bearer_token(request: Request) -> crypto.ParsedToken | None:
         return None
     parts = get_authorization_header(request).split()
     if len(parts) == 1:
-        raise _failed("token_missing", "No token was given after 'Bearer'.")
+        raise _auth_failed(ErrorCode.TOKEN_MISSING, "No token was given after 'Bearer'.")
     if len(parts) > 2:
-        raise _failed("token_malformed", "The token may not contain spaces.")
+        raise _auth_failed(ErrorCode.TOKEN_MALFORMED, "The token may not contain spaces.")
     try:
         raw = parts[1].decode("ascii")
     except UnicodeDecodeError:
-        raise _failed("token_malformed", "The token has the wrong length or characters.") from None
+        raise _auth_failed(ErrorCode.TOKEN_MALFORMED, "The token has the wrong length or characters.") from None
     try:
         return crypto.parse(raw)
     except crypto.MalformedToken as exc:
-        raise _failed(exc.code, exc.detail) from None
+        raise _auth_failed(exc.code, exc.detail) from None
 
 
 def _has_bearer_header(request: Request) -> bool:
@@ -111,11 +112,11 @@ def _lookup(model: type[BaseToken], related: str, prefix: str) -> Any:
 def check_token(token: BaseToken | None, parsed: crypto.ParsedToken) -> BaseToken:
     """Return `token` if it is the one `parsed` names and is usable; else raise 401."""
     if token is None or not crypto.digests_match(token.digest, parsed.raw):
-        raise _failed("token_unknown", "The token is not known.")
+        raise _auth_failed(ErrorCode.TOKEN_UNKNOWN, "The token is not known.")
     if token.revoked_at is not None:
-        raise _failed("token_revoked", "The token has been revoked.")
+        raise _auth_failed(ErrorCode.TOKEN_REVOKED, "The token has been revoked.")
     if token.is_expired:
-        raise _failed("token_expired", "The token has expired.")
+        raise _auth_failed(ErrorCode.TOKEN_EXPIRED, "The token has expired.")
     return token
 
 
@@ -167,6 +168,6 @@ class OperatorTokenAuthentication(_BearerAuthentication):
         token = _lookup(OperatorToken, "user", parsed.prefix)
         check_token(token, parsed)
         if not token.user.is_active:
-            raise _failed("user_inactive", "The token's user is inactive.")
+            raise _auth_failed(ErrorCode.USER_INACTIVE, "The token's user is inactive.")
         token_mark_used(token=token, now=timezone.now())
         return token.user, token

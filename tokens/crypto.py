@@ -23,6 +23,8 @@ import secrets
 import zlib
 from dataclasses import dataclass, field
 
+from tinyagentos_site.error_codes import ErrorCode
+
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_SET = frozenset(BASE62)
 
@@ -113,20 +115,20 @@ def parse(raw: str) -> ParsedToken:
     Only the text is checked (prefix, length, alphabet, checksum): no query.
     """
     if not raw:
-        raise MalformedToken("token_missing", "No token was given.")
+        raise MalformedToken(ErrorCode.TOKEN_MISSING, "No token was given.")
     # Operator first: "taosop_" does not start with "taos_", but be explicit.
     for kind in (Kind.OPERATOR, Kind.AGENT):
         if raw.startswith(kind.value):
             break
     else:
         raise MalformedToken(
-            "token_prefix_invalid",
+            ErrorCode.TOKEN_PREFIX_INVALID,
             f"The token does not start with {AGENT_PREFIX!r} or {OPERATOR_PREFIX!r}.",
         )
     body = raw[len(kind.value):]
     if len(body) != BODY_LENGTH or not _BASE62_SET.issuperset(body):
-        raise MalformedToken("token_malformed", "The token has the wrong length or characters.")
+        raise MalformedToken(ErrorCode.TOKEN_MALFORMED, "The token has the wrong length or characters.")
     head, given = raw[:-CHECKSUM_LENGTH], raw[-CHECKSUM_LENGTH:]
     if not hmac.compare_digest(checksum(head), given):
-        raise MalformedToken("token_checksum_invalid", "The token's checksum does not match.")
+        raise MalformedToken(ErrorCode.TOKEN_CHECKSUM_INVALID, "The token's checksum does not match.")
     return ParsedToken(kind=kind, prefix=kind.value + body[:LOOKUP_LENGTH], raw=raw)

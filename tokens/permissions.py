@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.permissions import ModelPermissions
 from tokens.authentication import AgentPrincipal
 
@@ -13,7 +14,7 @@ class NotAnAgent(BasePermission):
     """Refuse agent tokens (403); anyone else goes on to the next check."""
 
     message = "An agent token cannot use operator endpoints."
-    code = "agent_token_forbidden"
+    code = ErrorCode.AGENT_TOKEN_FORBIDDEN
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return not isinstance(request.user, AgentPrincipal)
@@ -23,7 +24,7 @@ class IsAgent(BasePermission):
     """Allow only requests authenticated by an agent token."""
 
     message = "This endpoint is for agents: authenticate with an agent token."
-    code = "agent_token_required"
+    code = ErrorCode.AGENT_TOKEN_REQUIRED
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, AgentPrincipal)

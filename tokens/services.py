@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from tinyagentos_site.db import is_unique_violation
+from tinyagentos_site.error_codes import ErrorCode
 from tokens import crypto
 from tokens.errors import AgentGone, TokenAlreadyActive
 from tokens.models import REVOKE_REASON_MAX_LENGTH, AgentToken, BaseToken, OperatorToken
@@ -136,7 +137,7 @@ def _check_reason(reason: str) -> None:
         raise ValidationError(
             {"reason": ValidationError(
                 f"Ensure this field has no more than {REVOKE_REASON_MAX_LENGTH} characters.",
-                code="max_length")}
+                code=ErrorCode.MAX_LENGTH)}
         )
 
 

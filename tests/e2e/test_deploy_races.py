@@ -12,22 +12,15 @@ import json
 
 import httpx
 import pytest
-from django.apps import apps
 
-from agents.models import Agent, DeployTask
-from tests import fake_tokens
-from tests.support.deploy_command import DeployCommand
+from agents.models import Agent
+from idempotency.models import IdempotencyRecord
+from deploys.models import DeployTask
 from tests.support.http_auth import basic_auth
+from tests.support.deploy_command import DeployCommand
 from tests.support.task_workers import TaskWorker
 
-pytestmark = [
-    pytest.mark.live,
-    pytest.mark.skipif(
-        not (apps.is_installed("idempotency") and fake_tokens.real_tokens_available()),
-        reason="needs the idempotency app and tokens.services.token_issue/token_rotate "
-               "(issues 3 and 4, other branches; not merged yet)",
-    ),
-]
+pytestmark = [pytest.mark.live]
 
 REQUESTS = 16
 BODY = {"display_name": "Research Bot", "framework": "smolagents", "model": "qwen2.5:7b"}
@@ -43,8 +36,7 @@ async def _deploy_many(url: str, n: int, headers: dict[str, str]) -> list[httpx.
 def _idempotency_rows() -> str:
     return "\n".join(
         str(row)
-        for model in apps.get_app_config("idempotency").get_models()
-        for row in model.objects.values()
+        for row in IdempotencyRecord.objects.values()
     )
 
 

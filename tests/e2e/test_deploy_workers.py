@@ -8,24 +8,16 @@ from collections.abc import Callable, Iterator
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from agents import deploy_services
-from agents.deploy_services import deploy_create, deploy_mark_stale, deploy_retry
-from agents.models import Agent, DeployTask
-from agents.tasks import deploy_agent
-from tests import fake_tokens
+from deploys.jobs import deploy_mark_stale
+from deploys.services import deploy_create, deploy_retry
+from agents.models import Agent
+from deploys.models import DeployTask
+from deploys.tasks import deploy_agent
 from tests.support.deploy_command import DeployCommand
 from tests.support.processes import pid_alive, wait_until
 from tests.support.task_workers import TaskWorker
 
 pytestmark = [pytest.mark.live]
-
-
-@pytest.fixture(autouse=True)
-def tokens_in_this_process(monkeypatch) -> None:
-    """The tokens app's services, or the fakes until it is merged (workers do the same)."""
-    if not fake_tokens.real_tokens_available():
-        monkeypatch.setattr(deploy_services, "_token_issue", fake_tokens.fake_token_issue)
-        monkeypatch.setattr(deploy_services, "_token_rotate", fake_tokens.fake_token_rotate)
 
 
 @pytest.fixture

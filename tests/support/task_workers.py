@@ -43,7 +43,7 @@ class TaskWorker:
     def start(self) -> TaskWorker:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.support.deploy_worker", "db_worker", "--no-reload",
+            [sys.executable, "manage.py", "db_worker", "--no-reload",
              "--no-startup-delay", "--interval", "0.2", *self.args],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )

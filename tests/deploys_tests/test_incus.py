@@ -168,7 +168,7 @@ def test_incus_failure_fails_the_script(incus):
 def test_incus_sh_as_the_deploy_command_deploys_with_the_rotated_token(
     incus, settings, monkeypatch, token_spy, django_capture_on_commit_callbacks
 ):
-    from agents.deploy_services import deploy_create
+    from deploys.services import deploy_create
     from tests.support.task_workers import run_queued_jobs
 
     monkeypatch.setenv("PATH", incus.path_env())

@@ -8,17 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from agents import deploy_services
-from agents.deploy_services import (
-    AgentArchived,
-    DeployInProgress,
-    DeployNotRetryable,
-    deploy_create,
-    deploy_mark_stale,
-    deploy_retry,
-    deploy_run,
-)
-from agents.models import Agent, DeployTask
+from deploys import jobs
+from deploys.errors import AgentArchived, DeployInProgress, DeployNotRetryable
+from deploys.jobs import deploy_mark_stale, deploy_run
+from deploys.services import deploy_create, deploy_retry
+from agents.models import Agent
+from deploys.models import DeployTask
 from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
@@ -99,7 +94,7 @@ def test_queued_task_with_a_job_waits_for_a_worker_however_long(
     assert refreshed(task).state == "queued"
 
 
-def test_deploy_status_marks_a_stale_task_failed_before_answering(
+def test_deploy_status_reports_a_stale_task_without_writing(
     api, deploy_command, start_deploy, settings
 ):
     deploy_command()
@@ -107,8 +102,29 @@ def test_deploy_status_marks_a_stale_task_failed_before_answering(
     task = start_deploy()
     as_if_claimed_by_a_dead_worker(task, seconds_ago=60)
     body = api.get("/api/agents/research-bot/deploy-status/").json()
-    assert body["state"] == "failed"
+    assert (body["state"], body["stale"]) == ("running", True)
     assert "DEPLOY_STALE_SECONDS" in body["error"]
+    assert refreshed(task).state == "running"  # a read never writes; a sweep marks it
+
+
+def test_a_live_deploy_is_not_reported_stale(api, deploy_command, start_deploy, settings):
+    deploy_command()
+    settings.DEPLOY_STALE_SECONDS = 30
+    task = start_deploy()
+    as_if_claimed_by_a_dead_worker(task, seconds_ago=5)
+    body = api.get("/api/agents/research-bot/deploy-status/").json()
+    assert (body["state"], body["stale"], body["error"]) == ("running", False, "")
+
+
+def test_retry_of_a_stale_deploy_marks_it_failed_then_queues_it(
+    deploy_command, start_deploy, settings, retry
+):
+    deploy_command()
+    settings.DEPLOY_STALE_SECONDS = 30
+    task = start_deploy()
+    as_if_claimed_by_a_dead_worker(task, seconds_ago=60)
+    retry(task)
+    assert refreshed(task).state == "queued"
 
 
 def test_mark_stale_deploys_command_fails_stale_tasks(
@@ -224,14 +240,14 @@ def test_attempt_that_lost_its_task_kills_its_command_and_writes_nothing(
     recorder = deploy_command(sleep=60)
     settings.DEPLOY_HEARTBEAT_SECONDS = 0.2
     task = start_deploy()
-    real_heartbeat = deploy_services._heartbeat
+    real_heartbeat = jobs._heartbeat
 
     def swept_meanwhile(**kwargs):
         # A sweeper (another host) decided this attempt was dead.
         DeployTask.objects.filter(pk=task.pk).update(state="failed", error="swept")
         return real_heartbeat(**kwargs)
 
-    monkeypatch.setattr(deploy_services, "_heartbeat", swept_meanwhile)
+    monkeypatch.setattr(jobs, "_heartbeat", swept_meanwhile)
     run_queued_jobs()
     task = refreshed(task)
     assert (task.state, task.error) == ("failed", "swept")
@@ -245,14 +261,14 @@ def test_running_deploy_heartbeats_its_log_while_the_command_runs(
     settings.DEPLOY_HEARTBEAT_SECONDS = 0.2
     task = start_deploy()
     seen = []
-    real_heartbeat = deploy_services._heartbeat
+    real_heartbeat = jobs._heartbeat
 
     def watch(**kwargs):
         owned = real_heartbeat(**kwargs)
         seen.append(DeployTask.objects.values_list("heartbeat_at", "log_tail").get(pk=task.pk))
         return owned
 
-    monkeypatch.setattr(deploy_services, "_heartbeat", watch)
+    monkeypatch.setattr(jobs, "_heartbeat", watch)
     run_queued_jobs()
     assert len(seen) >= 3
     assert seen[0][0] < seen[-1][0]

@@ -8,11 +8,12 @@ import time
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from agents import deploy_services
-from agents.deploy_services import deploy_create, deploy_run
-from agents.models import DEPLOY_LOG_TAIL_MAX_CHARS, Agent, DeployTask
-from agents.tasks import deploy_agent
-from tests import fake_tokens
+from deploys import jobs
+from deploys.jobs import deploy_run
+from deploys.services import deploy_create
+from agents.models import Agent
+from deploys.models import DEPLOY_LOG_TAIL_MAX_CHARS, DeployTask
+from deploys.tasks import deploy_agent
 from tests.support.processes import pid_alive
 from tests.support.task_workers import run_queued_jobs
 
@@ -220,7 +221,7 @@ def test_token_rotation_failure_fails_the_attempt(deploy_command, start_deploy, 
     def refuse(*, agent, actor=None):
         raise Conflict("busy", code="token_conflict")
 
-    monkeypatch.setattr(deploy_services, "_token_rotate", refuse)
+    monkeypatch.setattr(jobs, "token_rotate", refuse)
     run_queued_jobs()
     task = refreshed(task)
     assert task.state == "failed"
@@ -247,7 +248,7 @@ def test_a_job_that_crashes_marks_its_attempt_failed(deploy_command, start_deplo
     def crash(**kwargs):
         raise RuntimeError("bug")
 
-    monkeypatch.setattr(deploy_services, "agent_payload", crash)
+    monkeypatch.setattr(jobs, "agent_payload", crash)
     run_queued_jobs()
     task = refreshed(task)
     assert task.state == "failed"
@@ -255,13 +256,6 @@ def test_a_job_that_crashes_marks_its_attempt_failed(deploy_command, start_deplo
     assert DBTaskResult.objects.get().status == "FAILED"
 
 
-requires_real_tokens = pytest.mark.skipif(
-    not fake_tokens.real_tokens_available(),
-    reason="needs tokens.services.token_issue/token_rotate (the tokens branch, not merged yet)",
-)
-
-
-@requires_real_tokens
 def test_agent_has_exactly_one_active_token_from_request_to_finished_deploy(
     deploy_command, start_deploy
 ):

@@ -6,8 +6,9 @@ import pytest
 from django.db import transaction
 from django_tasks_db.models import DBTaskResult
 
-from agents.deploy_services import deploy_create
-from agents.models import Agent, DeployTask
+from deploys.services import deploy_create
+from agents.models import Agent
+from deploys.models import DeployTask
 from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
@@ -57,7 +58,7 @@ def test_deploy_enqueues_its_job_only_when_the_transaction_commits(
     callbacks[0]()
     job = DBTaskResult.objects.get()
     task = DeployTask.objects.get()
-    assert job.task_path == "agents.tasks.deploy_agent"
+    assert job.task_path == "deploys.tasks.deploy_agent"
     assert job.args_kwargs == {"args": [], "kwargs": {"deploy_task_id": task.pk, "attempt": 1}}
     assert task.result_id == str(job.id)
 
@@ -100,7 +101,7 @@ def test_deploy_validates_agent_fields_like_create(api, deploy_command):
 # transaction, so this runs outside the test's transaction, as in production.
 @pytest.mark.django_db(transaction=True)
 def test_deploy_failure_inside_the_transaction_leaves_nothing(api, deploy_command, monkeypatch):
-    from agents import deploy_services
+    from deploys import services as deploy_services
     from tinyagentos_site.errors import Conflict
 
     deploy_command()
@@ -108,7 +109,7 @@ def test_deploy_failure_inside_the_transaction_leaves_nothing(api, deploy_comman
     def refuse(*, agent, actor=None):
         raise Conflict("token refused", code="token_conflict")
 
-    monkeypatch.setattr(deploy_services, "_token_issue", refuse)
+    monkeypatch.setattr(deploy_services, "token_issue", refuse)
     response = deploy(api)
     assert response.status_code == 409
     assert response.json()["code"] == "token_conflict"

@@ -6,13 +6,14 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from agents.deploy_services import deploy_create
-from agents.models import Agent, DeployTask
+from deploys.services import deploy_create
+from agents.models import Agent
+from deploys.models import DeployTask
 from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = reverse("admin:agents_deploytask_changelist")
+CHANGELIST = reverse("admin:deploys_deploytask_changelist")
 
 
 @pytest.fixture
@@ -83,11 +84,11 @@ def test_admin_retry_action_reports_deploys_it_cannot_retry(admin_client, failed
 
 
 def test_deploy_tasks_cannot_be_added_in_the_admin(admin_client):
-    assert admin_client.get(reverse("admin:agents_deploytask_add")).status_code == 403
+    assert admin_client.get(reverse("admin:deploys_deploytask_add")).status_code == 403
 
 
 def test_deploy_task_detail_page_renders_read_only(admin_client, failed_task):
-    url = reverse("admin:agents_deploytask_change", args=[failed_task.pk])
+    url = reverse("admin:deploys_deploytask_change", args=[failed_task.pk])
     page = admin_client.get(url).content.decode()
     assert "exited with status 2" in page
     assert 'name="state"' not in page

@@ -27,7 +27,7 @@ from typing import Any
 
 from django.conf import settings
 
-from agents.models import DEPLOY_LOG_TAIL_MAX_CHARS
+from deploys.models import DEPLOY_LOG_TAIL_MAX_CHARS
 
 COMMAND = "command"
 BACKENDS = frozenset({COMMAND})

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from agents import deploy_services
-from tests import fake_tokens
+from deploys import jobs, services
 from tests.support.deploy_command import DeployCommand
+from tokens.services import token_issue, token_rotate
 
 
 @dataclass
@@ -25,24 +25,21 @@ class TokenSpy:
 
 @pytest.fixture(autouse=True)
 def token_spy(monkeypatch) -> TokenSpy:
-    """Spy on token issue/rotate: the real tokens app if merged, else the fakes."""
+    """Record the secrets of every token the deploy code issues (request) and rotates (job)."""
     spy = TokenSpy()
-    real = fake_tokens.real_tokens_available()
-    issue = deploy_services._token_issue if real else fake_tokens.fake_token_issue
-    rotate = deploy_services._token_rotate if real else fake_tokens.fake_token_rotate
 
     def spy_issue(*, agent: Any, actor: Any = None) -> Any:
-        issued = issue(agent=agent, actor=actor)
+        issued = token_issue(agent=agent, actor=actor)
         spy.issued.append(issued.secret)
         return issued
 
     def spy_rotate(*, agent: Any, actor: Any = None) -> Any:
-        issued = rotate(agent=agent, actor=actor)
+        issued = token_rotate(agent=agent, actor=actor)
         spy.rotated.append(issued.secret)
         return issued
 
-    monkeypatch.setattr(deploy_services, "_token_issue", spy_issue)
-    monkeypatch.setattr(deploy_services, "_token_rotate", spy_rotate)
+    monkeypatch.setattr(services, "token_issue", spy_issue)
+    monkeypatch.setattr(jobs, "token_rotate", spy_rotate)
     return spy
 
 

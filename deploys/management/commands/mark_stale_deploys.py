@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from agents.deploy_services import deploy_mark_stale
+from deploys.jobs import deploy_mark_stale
 
 
 class Command(BaseCommand):

@@ -1,0 +1,29 @@
+"""Deploy errors with stable codes, rendered as problem details."""
+
+from __future__ import annotations
+
+from rest_framework import status
+
+from tinyagentos_site.error_codes import ErrorCode
+from tinyagentos_site.errors import ApiError, Conflict
+
+
+class DeployNotFound(ApiError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = ErrorCode.DEPLOY_NOT_FOUND
+    default_detail = "This agent has never been deployed."
+
+
+class DeployNotRetryable(Conflict):
+    default_code = ErrorCode.DEPLOY_NOT_RETRYABLE
+    default_detail = "Only a failed or skipped deploy can be retried."
+
+
+class DeployInProgress(Conflict):
+    default_code = ErrorCode.DEPLOY_IN_PROGRESS
+    default_detail = "A deploy of this agent is already queued or running."
+
+
+class AgentArchived(Conflict):
+    default_code = ErrorCode.AGENT_ARCHIVED
+    default_detail = "The agent is archived; it cannot be deployed."

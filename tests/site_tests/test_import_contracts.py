@@ -1,0 +1,62 @@
+"""Imports flow one way (the .importlinter contracts); no module takes another's private names."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = ["tinyagentos_site", "agents", "tokens", "deploys", "idempotency"]
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+
+
+def lint_imports(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LINT_IMPORTS), "--no-cache", str(config)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_the_import_contracts_are_kept():
+    result = lint_imports(ROOT / ".importlinter")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Contracts: 2 kept, 0 broken." in result.stdout
+
+
+def test_a_layer_order_against_the_code_is_reported(tmp_path):
+    config = (ROOT / ".importlinter").read_text().replace(
+        "    deploys\n    tokens\n    agents\n", "    agents\n    tokens\n    deploys\n", 1)
+    (tmp_path / "reversed.ini").write_text(config)
+    result = lint_imports(tmp_path / "reversed.ini")
+    assert result.returncode != 0
+    assert "deploys is not allowed to import tokens" in result.stdout
+
+
+def private_imports(path: Path) -> list[str]:
+    """Return `module._name` for each private name `path` imports from another module."""
+    own = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0 \
+                and node.module.split(".")[0] in APPS and node.module != own:
+            found += [f"{node.module}.{alias.name}" for alias in node.names
+                      if alias.name.startswith("_")]
+    return found
+
+
+def test_no_product_module_imports_another_modules_private_names():
+    offenders = {
+        str(path.relative_to(ROOT)): names
+        for app in APPS for path in sorted((ROOT / app).rglob("*.py"))
+        if "migrations" not in path.parts and (names := private_imports(path))
+    }
+    assert offenders == {}
+
+
+def test_the_private_name_check_sees_one(tmp_path):
+    module = ROOT / "agents" / "zz_probe_private_import.py"
+    module.write_text("from idempotency.services import _insert\n")
+    try:
+        assert private_imports(module) == ["idempotency.services._insert"]
+    finally:
+        module.unlink()
