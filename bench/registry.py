@@ -100,46 +100,39 @@ ScenarioSetup = Callable[["Site"], Awaitable[Any]]
 SpecialRun = Callable[["Site"], Awaitable[list[MeasureRow]]]
 
 
-class _Applies:
-    when: str | None
-    default: bool
+@dataclass(frozen=True, kw_only=True)
+class _Item:
+    """What every registered item has: its name, its title, where and when it runs."""
+
+    name: str
+    title: str
+    when: str | None = None       # an engine tag the item needs ("redis"), or None: every engine
+    default: bool = True          # False: a reference item, run only by --all or --only
 
     def applies_to(self, tags: Collection[str]) -> bool:
         """Whether this item runs on an engine with `tags`."""
         return self.when is None or self.when in tags
 
 
-@dataclass(frozen=True)
-class Scenario(_Applies):
-    name: str
-    title: str
+@dataclass(frozen=True, kw_only=True)
+class Scenario(_Item):
     run: ScenarioRun
     expect: frozenset[int]
     setup: ScenarioSetup | None = None
-    when: str | None = None
-    default: bool = True
 
 
-@dataclass(frozen=True)
-class Comparison(_Applies):
-    name: str
-    title: str
+@dataclass(frozen=True, kw_only=True)
+class Comparison(_Item):
     a: str
     b: str
     metric: Literal["throughput", "p50"]
     target: TargetSpec = None
     note: str = ""
-    when: str | None = None
-    default: bool = True
 
 
-@dataclass(frozen=True)
-class Special(_Applies):
-    name: str
-    title: str
+@dataclass(frozen=True, kw_only=True)
+class Special(_Item):
     run: SpecialRun
-    when: str | None = None
-    default: bool = True
 
 
 @dataclass

@@ -31,7 +31,7 @@ from bench.config import RunConfig
 from bench.dbtools import BenchDatabase
 from bench.engines import LIVE_SETTINGS, Engine, Operator, provision
 from bench.load import BenchClient, Load
-from bench.server import GunicornServer
+from bench.server import BenchServer
 from bench.statements import CommandTiming, run_timed_command
 
 # The setting that turns the Redis replay path off (idempotency app).
@@ -51,7 +51,7 @@ class Site:
     config: RunConfig
     workdir: Path
     run_id: str
-    server: GunicornServer
+    server: BenchServer
     live_settings: bool = False
     overrides: dict[str, str] = field(default_factory=dict)  # settings of this server only
     describe: dict[str, str] = field(default_factory=dict)
@@ -109,7 +109,7 @@ class Site:
         ident = tuple(sorted(changed.items()))
         if ident not in root._variants:
             n = len(root._variants) + 1
-            server = GunicornServer(env=env, workers=root.config.workers,
+            server = BenchServer(env=env, workers=root.config.workers,
                                     log_path=root.workdir / f"gunicorn-variant-{n}.log")
             root.resources.callback(server.stop)
             await asyncio.to_thread(server.start)
@@ -181,7 +181,7 @@ async def open_site(engine: Engine, *, config: RunConfig, workdir: Path, run_id:
     """Provision `engine`, start gunicorn on it, log in; stop and drop it all on exit."""
     with provision(engine, config=config, workdir=workdir, run_id=run_id,
                    live_settings=live_settings, env_overrides=env_overrides) as provisioned:
-        server = GunicornServer(env=provisioned.env, workers=config.workers,
+        server = BenchServer(env=provisioned.env, workers=config.workers,
                                 log_path=workdir / "gunicorn.log")
         try:
             server.start()

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.config import ROOT
+from bench.helper_process import run_helper
 
 SAMPLE_INTERVAL_SECONDS = 0.01
 KEEP_SLOWEST = 5
@@ -175,34 +175,23 @@ async def run_timed_command(
     With `pg_url`, also sample pg_stat_activity as a cross-check. The
     subprocess is killed by its PID if anything goes wrong.
     """
-    token = secrets.token_hex(4)
-    out_path = workdir / f"statements-{token}.json"
-    application_name = f"taosbench-{token}"
-    started = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.statements", "--out", str(out_path), "--", *argv,
-        cwd=ROOT, env={**env, "PGAPPNAME": application_name},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
+    application_name = f"taosbench-{secrets.token_hex(4)}"
     stop = asyncio.Event()
     seen: dict[tuple[int, Any], tuple[float, str]] = {}
     sampler = (asyncio.create_task(_sample_pg_activity(pg_url, application_name, stop, seen))
                if pg_url else None)
     try:
-        output, _ = await asyncio.wait_for(process.communicate(), timeout)
+        run = await run_helper("bench.statements", ["--", *argv],
+                               env={**env, "PGAPPNAME": application_name},
+                               workdir=workdir, timeout=timeout)
     finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
         stop.set()
         if sampler is not None:
             await sampler
-    timing = CommandTiming(argv=argv, returncode=process.returncode,
-                           seconds=time.perf_counter() - started,
-                           output_tail=output.decode(errors="replace")[-2000:])
-    if out_path.exists():
-        data = json.loads(out_path.read_text())
-        out_path.unlink()
+    timing = CommandTiming(argv=argv, returncode=run.returncode, seconds=run.seconds,
+                           output_tail=run.output[-2000:])
+    if run.result is not None:
+        data = run.result
         timing.statements = data["statements"]
         timing.longest_statement = data["longest_statement_s"]
         timing.slowest = data["slowest"]

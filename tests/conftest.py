@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -9,10 +8,11 @@ from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.live import LiveServer, live_database_env
+from tests.support.gunicorn import GunicornServer
+from tests.support.http_auth import PASSWORD
+from tests.support.live_env import live_database_env, live_env
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-PASSWORD = "correct-horse-battery"
 
 
 @pytest.fixture(autouse=True)
@@ -41,10 +41,6 @@ def _clean_cache() -> Iterator[None]:
             cache.clear()
         except Exception:  # the database cache has no table outside db tests
             pass
-
-
-def basic_auth(username: str, password: str = PASSWORD) -> str:
-    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
 
 
 @pytest.fixture
@@ -95,7 +91,7 @@ def collected_static(tmp_path_factory) -> str:
     import subprocess
     import sys
 
-    from tests.live import ROOT
+    from tests.support.processes import ROOT
 
     root = str(tmp_path_factory.mktemp("static"))
     subprocess.run(
@@ -106,19 +102,19 @@ def collected_static(tmp_path_factory) -> str:
 
 
 @pytest.fixture
-def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[Callable[..., LiveServer]]:
+def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[Callable[..., GunicornServer]]:
     """Start real gunicorn masters against the test database; stop them after.
 
     `start(workers=4, **env)` starts one master ("host"); call it twice for two
     hosts sharing the database. Servers run with tests.support.live_settings.
     """
-    servers: list[LiveServer] = []
-    base_env = {**live_database_env(), "DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
+    servers: list[GunicornServer] = []
+    base_env = {"DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
                 "TAOS_STATIC_ROOT": collected_static}
 
-    def start(workers: int = 4, timeout: int = 30, **env: str) -> LiveServer:
-        server = LiveServer(env={**base_env, **env}, workers=workers, timeout=timeout,
-                            log_path=tmp_path / f"gunicorn-{len(servers)}.log")
+    def start(workers: int = 4, timeout: int = 30, **env: str) -> GunicornServer:
+        server = GunicornServer(env=live_env({**base_env, **env}), workers=workers,
+                                timeout=timeout, log_path=tmp_path / f"gunicorn-{len(servers)}.log")
         servers.append(server)
         return server.start()
 
@@ -129,6 +125,6 @@ def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[C
 
 
 @pytest.fixture
-def gunicorn_server(gunicorn_factory) -> LiveServer:
+def gunicorn_server(gunicorn_factory) -> GunicornServer:
     """One gunicorn master with 4 workers."""
     return gunicorn_factory(workers=4)

@@ -16,5 +16,5 @@ of the control plane:
 
 from __future__ import annotations
 
-# Imported in the order, which is the report's.
+# Imported in the order of the report's table: each part's baseline before what it is compared with.
 from bench.scenarios import agents, idempotency, tokens, idempotency_table  # noqa: F401, I001

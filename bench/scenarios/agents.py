@@ -1,4 +1,4 @@
-"""The plain create and read that the issue's comparisons are measured against.
+"""The plain create and read that the idempotency and token comparisons are measured against.
 
 Also reference items the default run leaves out (`--all` or `--only` runs
 them): the list, create vs read, the HTTP stack's ceiling (a 401) and
@@ -71,7 +71,7 @@ async def unauthenticated(site: Site, state: None, load: Load) -> Samples:
 
 REGISTRY.compare(
     "create_vs_read", title="create vs read", a="create", b="read", metric="throughput",
-    note="a reference; issue 6 sets no target for it", default=False,
+    note="a reference; no target", default=False,
 )
 
 
@@ -104,9 +104,9 @@ async def clearsessions_big(site: Site) -> list[MeasureRow]:
 
     A reference for the idempotency purge: Django's `clearsessions` deletes
     every expired row in one statement (unbatched), so its longest statement
-    grows with the table. The batched purge of issue 6 is to stay <= 0.5 s.
-    This also proves the two reusable parts: the bulk loader and the
-    longest-statement measurement.
+    grows with the table; the batched idempotency purge is to keep its
+    longest statement <= 0.5 s. This also proves the two reusable parts: the
+    bulk loader and the longest-statement measurement.
     """
     rows = site.config.big_rows
     loaded = await asyncio.to_thread(

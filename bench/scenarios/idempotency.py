@@ -1,4 +1,4 @@
-"""Idempotency (issue 3) under load: keyed creates, replays, the same-key race.
+"""Idempotency under load: keyed creates, replays, the same-key race.
 
 Which replay path a measure takes is part of its name:
 

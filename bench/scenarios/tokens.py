@@ -1,4 +1,4 @@
-"""Tokens (issue 4) under load: agent token vs session, authentication queries, the issue race.
+"""Tokens under load: agent token vs session, authentication queries, the token issue race.
 
 What "agent-token `GET /api/agent/me/` vs the same by session" compares: a
 session cannot call `/api/agent/me/` (agents only), so the session side is
@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 from bench.auth import Credentials
-from bench.config import ROOT
+from bench.helper_process import run_helper
 from bench.load import Load, Samples, burst, drive
 from bench.registry import REGISTRY, MeasureRow, Target
 from bench.scenarios.common import AGENTS, create_agent, every_round_row, median_row
@@ -97,25 +95,11 @@ REGISTRY.compare(
 
 async def count_queries(site: Site, plan: list[dict[str, Any]]) -> dict[str, Any]:
     """Run `python -m bench.queries` on this site's database; return its counts."""
-    out = site.workdir / f"queries-{secrets.token_hex(4)}.json"
-    env = {**site.env, "BENCH_QUERY_PLAN": json.dumps(plan)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.queries", "--out", str(out), cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )
-    try:
-        output, _ = await asyncio.wait_for(process.communicate(), QUERIES_TIMEOUT_SECONDS)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    if process.returncode != 0 or not out.exists():
-        raise RuntimeError(f"bench.queries failed ({process.returncode}): "
-                           f"{output.decode(errors='replace')[-1500:]}")
-    try:
-        return json.loads(out.read_text())
-    finally:
-        out.unlink()
+    run = await run_helper("bench.queries", env={**site.env, "BENCH_QUERY_PLAN": json.dumps(plan)},
+                           workdir=site.workdir, timeout=QUERIES_TIMEOUT_SECONDS)
+    if run.returncode != 0 or run.result is None:
+        raise RuntimeError(f"bench.queries failed ({run.returncode}): {run.output[-1500:]}")
+    return run.result
 
 
 def _plan_item(name: str, path: str, credentials: Credentials) -> dict[str, Any]:

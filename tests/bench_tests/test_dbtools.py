@@ -9,7 +9,7 @@ from django.db import connection
 
 from bench.dbtools import BenchDatabase
 from bench.engines import _pg_database_name
-from tests.live import live_database_env
+from tests.support.live_env import live_database_env
 
 pytestmark = [pytest.mark.bench]
 

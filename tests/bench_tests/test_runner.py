@@ -1,6 +1,6 @@
 """`python -m bench.run --smoke --all` on SQLite: real gunicorn, real numbers, the expected JSON.
 
-Every item of the issue's table runs (small: 2 rounds of 20 requests, 2,000
+Every item of the bench's table runs (small: 2 rounds of 20 requests, 2,000
 big rows, 2 workers), plus the reference items. Deselect with `-m "not
 bench"` (or `-m "not live"`) where a run must be quick.
 """

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from deploys import jobs, services
-from tests.deploy_support import DeployCommand
+from tests.support.deploy_command import DeployCommand
 from tokens.services import token_issue, token_rotate
 
 
@@ -45,7 +45,7 @@ def token_spy(monkeypatch) -> TokenSpy:
 
 @pytest.fixture
 def deploy_command(tmp_path, settings) -> Callable[..., DeployCommand]:
-    """Configure the command backend with tests/deploy_command.py; return its recorder."""
+    """Configure the command backend with tests/support/deploy_command.py; return its recorder."""
     recorder = DeployCommand(tmp_path / "deploys.jsonl")
 
     def configure(**behaviour: Any) -> DeployCommand:

@@ -9,7 +9,7 @@ from django_tasks_db.models import DBTaskResult
 from deploys.services import deploy_create
 from agents.models import Agent
 from deploys.models import DeployTask
-from tests.deploy_support import run_queued_jobs
+from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 

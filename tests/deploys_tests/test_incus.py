@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import ROOT
+from tests.support.processes import ROOT
 
 INCUS_SH = ROOT / "deploy" / "incus.sh"
 SECRET = "taos_example0123456789abcdefghijklmnopqrstuv"
@@ -169,7 +169,7 @@ def test_incus_sh_as_the_deploy_command_deploys_with_the_rotated_token(
     incus, settings, monkeypatch, token_spy, django_capture_on_commit_callbacks
 ):
     from deploys.services import deploy_create
-    from tests.deploy_support import run_queued_jobs
+    from tests.support.task_workers import run_queued_jobs
 
     monkeypatch.setenv("PATH", incus.path_env())
     settings.DEPLOY_BACKEND = "command"

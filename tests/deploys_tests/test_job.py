@@ -14,7 +14,8 @@ from deploys.services import deploy_create
 from agents.models import Agent
 from deploys.models import DEPLOY_LOG_TAIL_MAX_CHARS, DeployTask
 from deploys.tasks import deploy_agent
-from tests.deploy_support import pid_alive, run_queued_jobs
+from tests.support.processes import pid_alive
+from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 

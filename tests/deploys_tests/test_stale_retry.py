@@ -14,7 +14,7 @@ from deploys.jobs import deploy_mark_stale, deploy_run
 from deploys.services import deploy_create, deploy_retry
 from agents.models import Agent
 from deploys.models import DeployTask
-from tests.deploy_support import run_queued_jobs
+from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ import pytest
 
 import httpx
 
-from tests.conftest import PASSWORD, basic_auth
-from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot
+from tests.support.http_auth import PASSWORD, basic_auth
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot
 
 pytestmark = [pytest.mark.live]
 

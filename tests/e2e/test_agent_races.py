@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from agents.models import Agent
-from tests.conftest import basic_auth
+from tests.support.http_auth import basic_auth
 
 pytestmark = [pytest.mark.live]
 

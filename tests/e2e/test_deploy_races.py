@@ -16,8 +16,9 @@ import pytest
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
 from deploys.models import DeployTask
-from tests.conftest import basic_auth
-from tests.deploy_support import DeployCommand, TaskWorker
+from tests.support.http_auth import basic_auth
+from tests.support.deploy_command import DeployCommand
+from tests.support.task_workers import TaskWorker
 
 pytestmark = [pytest.mark.live]
 

@@ -13,7 +13,9 @@ from deploys.services import deploy_create, deploy_retry
 from agents.models import Agent
 from deploys.models import DeployTask
 from deploys.tasks import deploy_agent
-from tests.deploy_support import DeployCommand, TaskWorker, pid_alive, wait_until
+from tests.support.deploy_command import DeployCommand
+from tests.support.processes import pid_alive, wait_until
+from tests.support.task_workers import TaskWorker
 
 pytestmark = [pytest.mark.live]
 

@@ -6,7 +6,7 @@ through one live gunicorn master (4 workers) on the run's database
 Every request carries the test-only `X-Test-Delay`, so the request that holds
 a key sleeps inside its reservation while the others wait on it. Meanwhile a
 killer sends SIGKILL to workers of that master (only PIDs from
-`LiveServer.worker_pids()`), a bounded number of times; gunicorn respawns
+`GunicornServer.worker_pids()`), a bounded number of times; gunicorn respawns
 them. The first kill always hits a worker that is inside its view holding a
 reservation (its PID file, IDEMPOTENCY_TEST_PID_DIR, was written less than
 the shortest delay ago); the others hit such a holder or any worker, at random.
@@ -38,7 +38,7 @@ import pytest
 
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
-from tests.conftest import basic_auth
+from tests.support.http_auth import basic_auth
 
 pytestmark = [pytest.mark.live]
 

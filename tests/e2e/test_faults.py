@@ -1,6 +1,6 @@
 """Faults under load: services stopped or restarted while clients keep calling.
 
-Each fault test gets its own Redis or PostgreSQL server (tests/services.py),
+Each fault test gets its own Redis or PostgreSQL server (tests/support/private_servers.py),
 bounded in requests and time, on loopback only.
 """
 
@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from agents.models import Agent
-from tests.conftest import basic_auth
-from tests.services import PrivateRedis
+from tests.support.http_auth import basic_auth
+from tests.support.private_servers import PrivateRedis
 
 pytestmark = [pytest.mark.live]
 
@@ -92,8 +92,8 @@ def private_postgres_site(tmp_path, gunicorn_factory):
     import subprocess
     import sys
 
-    from tests.live import ROOT
-    from tests.services import PrivatePostgres
+    from tests.support.processes import ROOT
+    from tests.support.private_servers import PrivatePostgres
 
     cluster = PrivatePostgres().start()
     url = cluster.create_database("taos_fault")

@@ -21,9 +21,9 @@ import pytest
 
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
-from tests.conftest import basic_auth
-from tests.live import free_port
+from tests.support.http_auth import basic_auth
 from tests.support.live_views import pid_file_name
+from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.live]
 

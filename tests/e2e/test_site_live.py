@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.conftest import basic_auth
+from tests.support.http_auth import basic_auth
 
 pytestmark = [pytest.mark.live]
 

@@ -8,7 +8,7 @@ import os
 import httpx
 import pytest
 
-from tests.conftest import basic_auth
+from tests.support.http_auth import basic_auth
 
 pytestmark = [pytest.mark.live]
 

@@ -17,7 +17,7 @@ import pytest
 
 from agents.models import Agent
 from agents.services import agent_create
-from tests.live import LiveServer
+from tests.support.gunicorn import GunicornServer
 from tokens import services
 from tokens.models import AgentToken
 
@@ -57,7 +57,7 @@ def race(requests: Sequence[tuple[str, str, str]], headers: dict[str, str]
     return asyncio.run(_race(requests, headers))
 
 
-def assert_clean(responses: list[httpx.Response], *servers: LiveServer) -> None:
+def assert_clean(responses: list[httpx.Response], *servers: GunicornServer) -> None:
     logs = "\n".join(server.log_tail(400) for server in servers)
     assert all(r.status_code < 500 for r in responses), logs
     assert "database is locked" not in logs
@@ -68,7 +68,7 @@ def active_tokens(agent: Agent) -> list[AgentToken]:
     return list(AgentToken.objects.active().filter(agent=agent))
 
 
-def me_status(server: LiveServer, secret: str) -> tuple[int, str]:
+def me_status(server: GunicornServer, secret: str) -> tuple[int, str]:
     response = httpx.get(f"{server.url}/api/agent/me/",
                          headers={"Authorization": f"Bearer {secret}"})
     return response.status_code, response.json().get("code", "")
@@ -129,7 +129,7 @@ def test_rotation_race_across_two_masters_leaves_one_active_token(gunicorn_facto
     assert survivor.pk in {r.json()["id"] for r in responses}
 
 
-def _probe_round(server: LiveServer, secret: str, label: str) -> dict[str, tuple[int, int]]:
+def _probe_round(server: GunicornServer, secret: str, label: str) -> dict[str, tuple[int, int]]:
     """Send RACERS concurrent GET /api/agent/me/; return {probe: (status, worker pid)}."""
     probes = [f"{label}-{uuid.uuid4().hex[:12]}" for _ in range(RACERS)]
     responses = race([(server.url, "GET", f"/api/agent/me/?probe={p}") for p in probes],
@@ -144,7 +144,7 @@ def _probe_round(server: LiveServer, secret: str, label: str) -> dict[str, tuple
     return served
 
 
-def _until_every_worker_answered(server: LiveServer, secret: str, label: str
+def _until_every_worker_answered(server: GunicornServer, secret: str, label: str
                                  ) -> dict[str, tuple[int, int]]:
     workers = set(server.worker_pids())
     served: dict[str, tuple[int, int]] = {}

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
-from tests.conftest import PASSWORD, basic_auth
+from tests.support.http_auth import PASSWORD, basic_auth
 
 pytestmark = pytest.mark.django_db
 

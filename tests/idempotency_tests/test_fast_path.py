@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
-from tests.live import free_port
+from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 
-from tests.conftest import basic_auth
+from tests.support.http_auth import basic_auth
 from tinyagentos_site.wsgi import application
 
 MAX_EXAMPLES = 30

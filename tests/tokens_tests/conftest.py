@@ -15,10 +15,6 @@ TOKEN_PERMS = (
 )
 
 
-def bearer(secret: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
-
-
 @pytest.fixture
 def agent(db) -> Agent:
     return agent_create(display_name="Research Bot")

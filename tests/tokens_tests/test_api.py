@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.tokens_tests.conftest import bearer
+from tests.support.http_auth import bearer
 from tokens import crypto, services
 from tokens.models import AgentToken
 

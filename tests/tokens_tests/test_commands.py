@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from tests.tokens_tests.conftest import bearer
+from tests.support.http_auth import bearer
 from tokens import crypto
 from tokens.models import AgentToken, OperatorToken
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from tests.tokens_tests.conftest import bearer
+from tests.support.http_auth import bearer
 from tokens import services
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.test import APIClient, APIRequestFactory
 
-from tests.tokens_tests.conftest import bearer
+from tests.support.http_auth import bearer
 from tokens import crypto
 from tokens.authentication import AgentTokenAuthentication, OperatorTokenAuthentication
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.live import ROOT
+from tests.support.processes import ROOT
 
 PRINT_PEPPER = (
     "import django; django.setup(); from django.conf import settings; "

@@ -1,10 +1,12 @@
-"""A deploy command for tests: records what it was given, then behaves as told.
+"""The recording deploy command of the tests: the script, and `DeployCommand` to use it.
 
     python deploy_command.py RECORD_FILE [--exit N] [--sleep S] [--lines N] [--print-token]
 
 Appends one JSON line when it starts ("start": its token, slug, task, attempt,
 pid, parent pid, environment names, the agent read from stdin) and one when it
 ends ("end"), so tests can count how often the backend ran and with what.
+`DeployCommand(record_file).command(...)` is the DEPLOY_COMMAND that runs
+this file; its `starts()` and `ends()` read the records back.
 """
 
 from __future__ import annotations
@@ -12,8 +14,39 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
+from pathlib import Path
+from typing import Any
+
+SCRIPT = Path(__file__).resolve()
+
+
+class DeployCommand:
+    """This script as a deploy command, recording into one file."""
+
+    def __init__(self, record_file: Path):
+        self.record_file = record_file
+
+    def command(self, *, exit: int = 0, sleep: float = 0, lines: int = 0,
+                print_token: bool = False) -> str:
+        argv = [sys.executable, str(SCRIPT), str(self.record_file),
+                "--exit", str(exit), "--sleep", str(sleep), "--lines", str(lines)]
+        if print_token:
+            argv.append("--print-token")
+        return shlex.join(argv)
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.record_file.exists():
+            return []
+        return [json.loads(line) for line in self.record_file.read_text().splitlines()]
+
+    def starts(self) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r["event"] == "start"]
+
+    def ends(self) -> list[dict[str, Any]]:
+        return [r for r in self.records() if r["event"] == "end"]
 
 
 def record(path: str, **fields: object) -> None:

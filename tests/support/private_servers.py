@@ -10,21 +10,11 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from tests.live import free_port
+from tests.support.processes import free_port, stop_process, wait_until
 
 PG_BIN = Path(os.environ.get("TAOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
-
-
-def _wait(predicate, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} not ready in {timeout}s")
 
 
 class PrivateRedis:
@@ -43,7 +33,7 @@ class PrivateRedis:
              "--appendonly", "no", "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        _wait(self.ping, "redis-server")
+        wait_until(self.ping, timeout=30, what="redis-server")
         return self
 
     def ping(self) -> bool:
@@ -52,9 +42,8 @@ class PrivateRedis:
         return result.stdout.strip() == "PONG"
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
+        if self.process is not None:
+            stop_process(self.process, timeout=10)
 
 
 class PrivatePostgres:

@@ -1,7 +1,7 @@
 """Where a request's time goes: CPU per phase of replay, create, read and agent-token read.
 
-    python -m bench.profile_requests --engine sqlite
-    python -m bench.profile_requests --engine postgres-redis [--setting IDEMPOTENCY_REDIS_FAST_PATH=0]
+    python -m bench.tools.profile_requests --engine sqlite
+    python -m bench.tools.profile_requests --engine postgres-redis [--setting IDEMPOTENCY_REDIS_FAST_PATH=0]
 
 Provisions a fresh database for the engine (as `make bench` does; on
 PostgreSQL the bench database is dropped and recreated, name containing
@@ -167,6 +167,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     if __package__ in (None, ""):
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     os.environ.pop("DJANGO_SETTINGS_MODULE", None)
     sys.exit(main())

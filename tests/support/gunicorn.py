@@ -1,0 +1,112 @@
+"""One real gunicorn master serving the site, for the live tests and the bench.
+
+`GunicornServer` runs the project's own gunicorn.conf.py, as `make run`
+does, with N sync workers on a free loopback port, waits until /healthz
+answers and every worker is up, and stops by PID: SIGTERM to the master
+(SIGKILL after 15 s), then SIGKILL to any worker it had that outlived it.
+`env` is the master's whole environment (tests build it with
+`live_env()`); only the bind address, the worker count, worker recycling
+and, if given, the worker timeout come from here.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from tests.support.processes import ROOT, child_pids, free_port, start_time, stop_process
+
+READY_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 15
+
+
+class GunicornServer:
+    """One gunicorn master with `workers` sync workers on 127.0.0.1."""
+
+    def __init__(self, *, env: dict[str, str], workers: int = 4, log_path: Path,
+                 timeout: int | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workers = workers
+        self.log_path = log_path
+        self.env = {
+            **env,
+            "TAOS_BIND": f"127.0.0.1:{self.port}",
+            "TAOS_WORKERS": str(workers),
+            # No recycling: a restarting worker would be a latency spike in a
+            # bench round, or a worker a race test did not count on.
+            "TAOS_MAX_REQUESTS": "0",
+        }
+        if timeout is not None:
+            self.env["TAOS_WORKER_TIMEOUT"] = str(timeout)
+        self.process: subprocess.Popen[bytes] | None = None
+        # Every worker seen, with its start time, so that stop() kills no recycled PID.
+        self._worker_pids: dict[int, str] = {}
+        self._log: IO[bytes] | None = None
+
+    def start(self) -> GunicornServer:
+        self._log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        self.wait_ready()
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def wait_ready(self) -> None:
+        """Wait until /healthz answers 200 and every worker is up."""
+        deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.log_tail()}")
+            try:
+                ready = httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+            if ready and len(self.worker_pids()) == self.workers:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn not ready in {READY_TIMEOUT_SECONDS}s:\n{self.log_tail()}")
+
+    def worker_pids(self) -> list[int]:
+        """Return the PIDs of the master's live worker processes."""
+        pids = child_pids(self.process.pid) if self.process else []
+        for pid in pids:
+            if pid not in self._worker_pids and (started := start_time(pid)) is not None:
+                self._worker_pids[pid] = started
+        return pids
+
+    def log_tail(self, lines: int = 60) -> str:
+        if self._log is not None:
+            self._log.flush()
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the master (TERM, then KILL) and any worker that outlived it."""
+        if self.process is not None:
+            self.worker_pids()
+            stop_process(self.process, timeout=STOP_TIMEOUT_SECONDS)
+            for pid, started in sorted(self._worker_pids.items()):
+                if start_time(pid) == started:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None
