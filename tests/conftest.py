@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from tests.support.gunicorn import GunicornServer
 from tests.support.http_auth import PASSWORD
-from tests.support.live_env import live_database_env, live_env
+from tests.support.live_env import live_env
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

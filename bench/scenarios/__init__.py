@@ -17,4 +17,4 @@ of the control plane:
 from __future__ import annotations
 
 # Imported in the order of the report's table: each part's baseline before what it is compared with.
-from bench.scenarios import agents, idempotency, tokens, idempotency_table  # noqa: F401, I001
+from bench.scenarios import agents, idempotency, idempotency_table, tokens  # noqa: F401, I001

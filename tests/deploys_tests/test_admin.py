@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from deploys.services import deploy_create
 from agents.models import Agent
 from deploys.models import DeployTask
+from deploys.services import deploy_create
 from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db

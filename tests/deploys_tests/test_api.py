@@ -6,9 +6,9 @@ import pytest
 from django.db import transaction
 from django_tasks_db.models import DBTaskResult
 
-from deploys.services import deploy_create
 from agents.models import Agent
 from deploys.models import DeployTask
+from deploys.services import deploy_create
 from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db

@@ -8,11 +8,11 @@ import time
 import pytest
 from django_tasks_db.models import DBTaskResult
 
+from agents.models import Agent
 from deploys import jobs
 from deploys.jobs import deploy_run
-from deploys.services import deploy_create
-from agents.models import Agent
 from deploys.models import DEPLOY_LOG_TAIL_MAX_CHARS, DeployTask
+from deploys.services import deploy_create
 from deploys.tasks import deploy_agent
 from tests.support.processes import pid_alive
 from tests.support.task_workers import run_queued_jobs

@@ -8,12 +8,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from agents.models import Agent
 from deploys import jobs
 from deploys.errors import AgentArchived, DeployInProgress, DeployNotRetryable
 from deploys.jobs import deploy_mark_stale, deploy_run
-from deploys.services import deploy_create, deploy_retry
-from agents.models import Agent
 from deploys.models import DeployTask
+from deploys.services import deploy_create, deploy_retry
 from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db

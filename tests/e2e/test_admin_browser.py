@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import os
 
+import httpx
 import pytest
 
-import httpx
-
+from tests.support.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    chromium_available,
+    screenshot,
+)
 from tests.support.http_auth import PASSWORD, basic_auth
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, chromium_available, screenshot
 
 pytestmark = [pytest.mark.live]
 

@@ -10,8 +10,8 @@ import urllib.request
 import httpx
 import pytest
 
-from tests.conftest import basic_auth
 from tests.support import api_routes
+from tests.support.http_auth import basic_auth
 
 pytestmark = [pytest.mark.live]
 

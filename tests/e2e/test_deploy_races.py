@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from agents.models import Agent
-from idempotency.models import IdempotencyRecord
 from deploys.models import DeployTask
-from tests.support.http_auth import basic_auth
+from idempotency.models import IdempotencyRecord
 from tests.support.deploy_command import DeployCommand
+from tests.support.http_auth import basic_auth
 from tests.support.task_workers import TaskWorker
 
 pytestmark = [pytest.mark.live]

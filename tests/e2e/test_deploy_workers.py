@@ -8,10 +8,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from django_tasks_db.models import DBTaskResult
 
-from deploys.jobs import deploy_mark_stale
-from deploys.services import deploy_create, deploy_retry
 from agents.models import Agent
+from deploys.jobs import deploy_mark_stale
 from deploys.models import DeployTask
+from deploys.services import deploy_create, deploy_retry
 from deploys.tasks import deploy_agent
 from tests.support.deploy_command import DeployCommand
 from tests.support.processes import pid_alive, wait_until

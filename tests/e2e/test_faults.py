@@ -7,7 +7,6 @@ bounded in requests and time, on loopback only.
 from __future__ import annotations
 
 import asyncio
-import time
 
 import httpx
 import pytest
@@ -92,8 +91,8 @@ def private_postgres_site(tmp_path, gunicorn_factory):
     import subprocess
     import sys
 
-    from tests.support.processes import ROOT
     from tests.support.private_servers import PrivatePostgres
+    from tests.support.processes import ROOT
 
     cluster = PrivatePostgres().start()
     url = cluster.create_database("taos_fault")

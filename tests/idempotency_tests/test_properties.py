@@ -11,7 +11,6 @@ import uuid
 
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
-from rest_framework.test import APIClient
 
 from agents.models import Agent
 from idempotency.errors import IdempotencyKeyInvalid

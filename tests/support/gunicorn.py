@@ -21,7 +21,13 @@ from typing import IO
 
 import httpx
 
-from tests.support.processes import ROOT, child_pids, free_port, start_time, stop_process
+from tests.support.processes import (
+    ROOT,
+    child_pids,
+    free_port,
+    start_time,
+    stop_process,
+)
 
 READY_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15

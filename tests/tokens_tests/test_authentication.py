@@ -8,8 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient, APIRequestFactory
 
-from tests.support.http_auth import PASSWORD, basic_auth
-from tests.support.http_auth import bearer
+from tests.support.http_auth import PASSWORD, basic_auth, bearer
 from tokens import crypto, services
 from tokens.authentication import (
     AgentPrincipal,

@@ -4,7 +4,8 @@ import re
 import zlib
 
 import pytest
-from hypothesis import given, settings as hsettings
+from hypothesis import given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from tokens import crypto
