@@ -119,8 +119,9 @@ if DATABASE_URL:
             "isolation_level": "read committed",
             **_db.get("OPTIONS", {}),
         }
-        # Binary collation: Idempotency-Keys and token prefixes are case-sensitive.
-        _db["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"}
+        # The server's default collation, as production would have it: the
+        # columns that must compare bytes say so (idempotency migration 0002).
+        _db["TEST"] = {"CHARSET": "utf8mb4", **_db.get("TEST", {})}
     if DB_POOLER == "pgbouncer":
         if _db["ENGINE"] != "django.db.backends.postgresql":
             raise ImproperlyConfigured("DB_POOLER=pgbouncer needs a postgres:// DATABASE_URL")

@@ -36,11 +36,11 @@ def test_check_with_database_checks_has_no_warning_on_this_engine(tmp_path):
     assert "no issues" in result.stdout
 
 
-def test_mariadb_uses_utf8mb4_read_committed_and_a_binary_test_collation():
+def test_mariadb_uses_utf8mb4_and_read_committed():
     out = settings_of({"DATABASE_URL": "mysql://root@127.0.0.1:3306/taos"})
     assert out.startswith("django.db.backends.mysql")
     assert "('charset', 'utf8mb4')" in out and "('isolation_level', 'read committed')" in out
-    assert "'COLLATION': 'utf8mb4_bin'" in out
+    assert "'CHARSET': 'utf8mb4'" in out
 
 
 def test_pgbouncer_mode_disables_server_side_cursors_and_prepared_statements():
