@@ -10,9 +10,20 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt $(BIN)/python
+$(VENV)/.installed: requirements.txt $(BIN)/python | system-deps
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
+
+## system-deps: the C client library and pkg-config that mysqlclient (the
+## MariaDB driver) builds against; installed with apt-get (as root) when missing.
+.PHONY: system-deps
+MYSQL_BUILD_DEBS := default-libmysqlclient-dev pkg-config build-essential python3-dev
+system-deps:
+	@pkg-config --exists mysqlclient 2>/dev/null || { \
+	  echo "make: installing $(MYSQL_BUILD_DEBS) (to build mysqlclient)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    $(MYSQL_BUILD_DEBS) >/dev/null; } || { \
+	  echo "make: install $(MYSQL_BUILD_DEBS) (Debian names), then run make again" >&2; exit 1; }
 
 $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 	$(BIN)/pip install --quiet -r requirements-dev.txt

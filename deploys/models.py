@@ -60,16 +60,23 @@ class DeployTask(models.Model):
     error = models.TextField(
         blank=True, default="", help_text="Why the deploy failed or was skipped."
     )
+    # The agent while the task is queued or running, else NULL; computed and
+    # stored by the database. A plain unique index on it is "one deploy in
+    # flight per agent" on every engine (MariaDB has no partial indexes).
+    active_agent = models.GeneratedField(
+        expression=models.Case(
+            models.When(models.Q(state__in=["queued", "running"]), then=models.F("agent_id")),
+            default=None,
+        ),
+        output_field=models.BigIntegerField(null=True),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             # One deploy in flight per agent: a retry cannot start a second.
-            models.UniqueConstraint(
-                fields=["agent"],
-                condition=models.Q(state__in=["queued", "running"]),
-                name="uniq_agent_active_deploy",
-            ),
+            models.UniqueConstraint(fields=["active_agent"], name="uniq_agent_active_deploy"),
         ]
 
     def __str__(self) -> str:

@@ -90,7 +90,7 @@ def deploy_retry(*, task: DeployTask) -> DeployTask:
             ).update(**changes)
     except IntegrityError as exc:
         if is_unique_violation(exc, constraint="uniq_agent_active_deploy",
-                               table="deploys_deploytask", columns=["agent_id"]):
+                               table="deploys_deploytask", columns=["active_agent"]):
             raise DeployInProgress() from None
         raise
     task.refresh_from_db()

@@ -5,21 +5,34 @@ They take and return plain data (`StoredResponse`), never HTTP objects.
 
 from __future__ import annotations
 
+import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import OperationalError, connection
+from django.db import IntegrityError, OperationalError, connection
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 
 from idempotency import sql
 from idempotency.errors import IdempotencyKeyInUse
 from idempotency.models import IdempotencyRecord
+from tinyagentos_site.db import is_unique_violation
 
 # SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
 LOCK_NOT_AVAILABLE = "55P03"
-# A reservation attempt only repeats when a row vanished or expired under it.
+# MariaDB/MySQL: "Lock wait timeout exceeded" (the statement is undone) and
+# "Deadlock found" (InnoDB rolled the whole transaction back).
+MYSQL_LOCK_WAIT_TIMEOUT = 1205
+MYSQL_DEADLOCK = 1213
+# A reservation attempt only repeats when a row vanished or expired under it...
 RESERVE_ATTEMPTS = 3
+# ...or, on InnoDB, when this request was a deadlock's victim (see _insert_mysql).
+DEADLOCK_ATTEMPTS = 5
+
+
+class _DeadlockVictim(Exception):
+    """InnoDB chose this transaction as a deadlock's victim and rolled it back."""
 
 
 @dataclass(frozen=True)
@@ -49,12 +62,22 @@ def reserve(*, principal: str, key: str, fingerprint: str, method: str, path: st
     """
     if not connection.in_atomic_block:
         raise RuntimeError("reserve() must run inside the request's transaction")
-    for _ in range(RESERVE_ATTEMPTS):
+    deadline = time.monotonic() + wait_seconds
+    attempts = deadlocks = 0
+    while attempts < RESERVE_ATTEMPTS:
         now = timezone.now()
-        inserted, stored = _insert(
-            principal=principal, key=key, fingerprint=fingerprint, method=method, path=path,
-            now=now, expires_at=expires_at, wait_seconds=wait_seconds,
-        )
+        try:
+            inserted, stored = _insert(
+                principal=principal, key=key, fingerprint=fingerprint, method=method, path=path,
+                now=now, expires_at=expires_at,
+                wait_seconds=max(0.0, deadline - time.monotonic()),
+            )
+        except _DeadlockVictim:
+            deadlocks += 1
+            if deadlocks >= DEADLOCK_ATTEMPTS:
+                raise IdempotencyKeyInUse(retry_after=1) from None
+            continue
+        attempts += 1
         if inserted:
             return None
         if stored is None:
@@ -96,6 +119,8 @@ def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: st
     """
     adapt = connection.ops.adapt_datetimefield_value
     params = [principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
+    if connection.vendor == "mysql":
+        return _insert_mysql(params, wait_seconds=wait_seconds), None
     if connection.vendor != "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(sql.insert(connection.vendor), params)
@@ -115,6 +140,41 @@ def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: st
     headers = _field("response_headers").from_db_value(headers, None, connection)
     return False, StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
                                  headers=headers or {}, expires_at=row_expires_at)
+
+
+def _insert_mysql(params: list, *, wait_seconds: float) -> bool:
+    """Insert the reservation on InnoDB; return whether it inserted.
+
+    A duplicate of a committed row is error 1062 at once. A duplicate of an
+    uncommitted one waits for its owner (InnoDB takes a shared lock on the
+    duplicate index record), at most `wait_seconds` rounded up to a whole
+    second (then 1205: IdempotencyKeyInUse): the owner's commit makes it
+    1062, the owner's rollback or death lets this insert through. When the
+    owner rolls back with two or more waiters, each holds that shared lock
+    and wants the exclusive one to insert: InnoDB breaks the deadlock by
+    rolling one transaction back whole (1213). The reservation is the first
+    statement of the request's transaction (idempotency/protocol.py), so the
+    victim loses nothing and tries again (raise _DeadlockVictim): it now
+    waits on the winner's row like any other waiter. Inside a savepoint the
+    outer transaction's work is gone too, so that error is raised as it is.
+    """
+    seconds = max(1, math.ceil(wait_seconds))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.insert(connection.vendor), [seconds, *params])
+    except IntegrityError as exc:
+        if is_unique_violation(exc, constraint="uniq_idempotency_key",
+                               table=IdempotencyRecord._meta.db_table, columns=["key", "principal"]):
+            return False
+        raise
+    except OperationalError as exc:
+        code = exc.args[0] if exc.args else None
+        if code == MYSQL_LOCK_WAIT_TIMEOUT:
+            raise IdempotencyKeyInUse(retry_after=seconds) from None
+        if code == MYSQL_DEADLOCK and not connection.savepoint_ids:
+            raise _DeadlockVictim() from None
+        raise
+    return True
 
 
 def _field(name: str) -> Field:

@@ -30,9 +30,19 @@ def insert(vendor: str) -> str:
     """Return the reservation insert; params: see `services._insert`."""
     table, col = _names()
     columns = ", ".join(col[name] for name in INSERTED_COLUMNS)
+    values = "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    if vendor == "mysql":
+        # Params: the wait bound in whole seconds, then the 7 inserted values.
+        # No "ignore the conflict" form: INSERT IGNORE would also turn a
+        # too-long value into a warning, and ON DUPLICATE KEY UPDATE counts a
+        # found row as affected. A duplicate is error 1062 (the statement is
+        # undone, the transaction goes on). SET STATEMENT bounds this
+        # statement's lock wait only; the session's own value is untouched.
+        return ("SET STATEMENT innodb_lock_wait_timeout = %s FOR "
+                f"INSERT INTO {table} ({columns}) {values}")
     conflict = f"ON CONFLICT ({col['key']}, {col['principal']}) DO NOTHING"
     if vendor != "postgresql":
-        return f"INSERT INTO {table} ({columns}) VALUES (%s, %s, %s, %s, %s, %s, %s) {conflict}"
+        return f"INSERT INTO {table} ({columns}) {values} {conflict}"
     # Params: lock_timeout, the 7 inserted values, then key and principal.
     # The set_config bounds this statement's wait on the unique index; the
     # outer SELECT returns the row committed before the statement began.

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission, User
 from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
@@ -11,7 +13,8 @@ from rest_framework.test import APIClient
 
 from tests.support.gunicorn import GunicornServer
 from tests.support.http_auth import PASSWORD
-from tests.support.live_env import live_env
+from tests.support.live_env import live_database_env, live_env
+from tests.support.private_servers import PrivatePgBouncer
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
@@ -107,18 +110,45 @@ def collected_static(tmp_path_factory) -> str:
     return root
 
 
+@pytest.fixture(scope="session")
+def live_pgbouncer() -> Iterator[PrivatePgBouncer | None]:
+    """With TAOS_TEST_DB_POOLER=pgbouncer, a private PgBouncer the live servers go through.
+
+    Transaction pooling, TAOS_TEST_PGBOUNCER_POOL_SIZE (4) server connections
+    for all the workers of every master; None otherwise.
+    """
+    pooler = os.environ.get("TAOS_TEST_DB_POOLER", "")
+    if not pooler:
+        yield None
+        return
+    db = django_settings.DATABASES["default"]
+    if pooler != "pgbouncer" or db["ENGINE"] != "django.db.backends.postgresql":
+        raise pytest.UsageError("TAOS_TEST_DB_POOLER=pgbouncer needs a postgres:// DATABASE_URL")
+    bouncer = PrivatePgBouncer(
+        server_host=db.get("HOST") or "127.0.0.1", server_port=int(db.get("PORT") or 5432),
+        pool_size=int(os.environ.get("TAOS_TEST_PGBOUNCER_POOL_SIZE", "4")),
+    ).start()
+    yield bouncer
+    bouncer.stop()
+
+
 @pytest.fixture
-def gunicorn_factory(transactional_db, tmp_path, collected_static) -> Iterator[Callable[..., GunicornServer]]:
+def gunicorn_factory(transactional_db, tmp_path, collected_static,
+                     live_pgbouncer) -> Iterator[Callable[..., GunicornServer]]:
     """Start real gunicorn masters against the test database; stop them after.
 
     `start(workers=4, **env)` starts one master ("host"); call it twice for two
-    hosts sharing the database. Servers run with tests.support.live_settings.
+    hosts sharing the database. Servers run with tests.support.live_settings;
+    through `live_pgbouncer` when there is one, unless `env` names its own
+    DATABASE_URL.
     """
     servers: list[GunicornServer] = []
     base_env = {"DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
                 "TAOS_STATIC_ROOT": collected_static}
 
     def start(workers: int = 4, timeout: int = 30, **env: str) -> GunicornServer:
+        if live_pgbouncer is not None and "DATABASE_URL" not in env:
+            env = {**live_pgbouncer.database_env(live_database_env()["DATABASE_URL"]), **env}
         server = GunicornServer(env=live_env({**base_env, **env}), workers=workers,
                                 timeout=timeout, log_path=tmp_path / f"gunicorn-{len(servers)}.log")
         servers.append(server)

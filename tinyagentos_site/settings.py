@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from tinyagentos_site.env import (
     env_bool,
@@ -91,6 +92,13 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------
 
+# "pgbouncer": DATABASE_URL points at PgBouncer in transaction pooling mode,
+# where consecutive transactions of one connection may run on different
+# server connections; the site then keeps no session state (see below).
+DB_POOLER = env_str("DB_POOLER", "")
+if DB_POOLER not in ("", "pgbouncer"):
+    raise ImproperlyConfigured(f"DB_POOLER must be empty or 'pgbouncer', not {DB_POOLER!r}")
+
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
@@ -99,6 +107,30 @@ if DATABASE_URL:
             conn_health_checks=True,
         )
     }
+    _db = DATABASES["default"]
+    if _db["ENGINE"] == "django.db.backends.mysql":
+        _db["OPTIONS"] = {
+            # 4-byte UTF-8 (emoji are agent fields) and READ COMMITTED, what
+            # the code relies on as on PostgreSQL: each statement sees every
+            # row committed before it began (Django's default, said aloud).
+            # Strict mode is MariaDB's default; `check --database` warns
+            # (mysql.W002) if a server turned it off.
+            "charset": "utf8mb4",
+            "isolation_level": "read committed",
+            **_db.get("OPTIONS", {}),
+        }
+        # The server's default collation, as production would have it: the
+        # columns that must compare bytes say so (idempotency migration 0002).
+        _db["TEST"] = {"CHARSET": "utf8mb4", **_db.get("TEST", {})}
+    if DB_POOLER == "pgbouncer":
+        if _db["ENGINE"] != "django.db.backends.postgresql":
+            raise ImproperlyConfigured("DB_POOLER=pgbouncer needs a postgres:// DATABASE_URL")
+        # Transaction pooling: no named cursor may outlive its transaction's
+        # server connection, and no statement is prepared on a server
+        # connection another client may get next. The idempotency path's only
+        # setting is set_config(..., true), i.e. SET LOCAL (idempotency/sql.py).
+        _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _db["OPTIONS"] = {"prepare_threshold": None, **_db.get("OPTIONS", {})}
 else:
     SQLITE_PATH = Path(env_str("TAOS_SQLITE_PATH", str(VAR_DIR / "db.sqlite3")))
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)

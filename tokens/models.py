@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Case, F, Q, When
 from django.utils import timezone
 
 from agents.models import Agent
@@ -68,15 +68,21 @@ class AgentToken(BaseToken):
     revoke_reason = models.CharField(
         max_length=REVOKE_REASON_MAX_LENGTH, blank=True, default="", editable=False
     )
+    # The agent while the token is active, else NULL; computed and stored by
+    # the database. A plain unique index on it is "one active token per agent"
+    # on every engine: MariaDB has no partial indexes (Django skips a
+    # conditional UniqueConstraint there), and NULLs never collide.
+    active_agent = models.GeneratedField(
+        expression=Case(When(Q(revoked_at__isnull=True), then=F("agent_id")), default=None),
+        output_field=models.BigIntegerField(null=True),
+        db_persist=True,
+    )
 
     class Meta(BaseToken.Meta):
         verbose_name = "agent token"
         constraints = [
             models.UniqueConstraint(fields=["prefix"], name="uniq_agenttoken_prefix"),
-            models.UniqueConstraint(
-                fields=["agent"], condition=Q(revoked_at__isnull=True),
-                name="uniq_agent_active_token",
-            ),
+            models.UniqueConstraint(fields=["active_agent"], name="uniq_agent_active_token"),
         ]
 
 

@@ -68,7 +68,8 @@ def _lock_agent(agent: Agent) -> Agent:
 
 def _is_active_token_violation(exc: IntegrityError) -> bool:
     return is_unique_violation(
-        exc, constraint="uniq_agent_active_token", table="tokens_agenttoken", columns=["agent_id"]
+        exc, constraint="uniq_agent_active_token", table="tokens_agenttoken",
+        columns=["active_agent"],
     )
 
 

@@ -68,7 +68,9 @@ def test_the_one_active_deploy_constraint_still_holds_after_the_move(migrator):
     from django.db import IntegrityError, transaction
 
     migrator(BEFORE)
-    new = migrator(AFTER)
+    # To the latest state: on MariaDB the constraint only exists since the
+    # generated column of deploys 0002 (the conditional one was never created).
+    new = migrator(MigrationExecutor(connection).loader.graph.leaf_nodes())
     Agent = new.get_model("agents", "Agent")
     Task = new.get_model("deploys", "DeployTask")
     agent = Agent.objects.create(name="solo", display_name="Solo")

@@ -276,3 +276,13 @@ def test_body_with_a_lone_surrogate_is_fingerprinted_not_a_500(operator):
     response = client.post("/api/agents/", body, content_type="application/json",
                            HTTP_IDEMPOTENCY_KEY="lone-surrogate")
     assert response.status_code < 500
+
+
+def test_keys_differing_only_in_case_are_two_keys(api):
+    # MariaDB's default collation would make them one (idempotency migration 0002).
+    first = post(api, {"display_name": "Research Bot"}, key="Key-A")
+    second = post(api, {"display_name": "Mail Sorter"}, key="key-a")
+    third = post(api, {"display_name": "Mail Sorter"}, key="KEY-A")
+    assert [r.status_code for r in (first, second, third)] == [201, 201, 201]
+    assert [r["Idempotent-Replayed"] for r in (first, second, third)] == ["false"] * 3
+    assert Agent.objects.count() == 3

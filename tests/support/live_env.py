@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import quote
+
+# vendor: (DATABASE_URL scheme, default port)
+URL_SCHEMES = {"postgresql": ("postgres", 5432), "mysql": ("mysql", 3306)}
 
 
 def live_database_env() -> dict[str, str]:
@@ -10,13 +14,14 @@ def live_database_env() -> dict[str, str]:
     from django.db import connection
 
     db = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = db.get("USER") or ""
-        password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    if connection.vendor in URL_SCHEMES:
+        scheme, default_port = URL_SCHEMES[connection.vendor]
+        user = quote(db.get("USER") or "", safe="")
+        password = f":{quote(db['PASSWORD'], safe='')}" if db.get("PASSWORD") else ""
         auth = f"{user}{password}@" if user else ""
         host = db.get("HOST") or "127.0.0.1"
-        port = db.get("PORT") or 5432
-        return {"DATABASE_URL": f"postgres://{auth}{host}:{port}/{db['NAME']}"}
+        port = db.get("PORT") or default_port
+        return {"DATABASE_URL": f"{scheme}://{auth}{host}:{port}/{db['NAME']}"}
     if connection.vendor == "sqlite":
         return {"TAOS_SQLITE_PATH": str(db["NAME"])}
     raise RuntimeError(f"no live-server support for {connection.vendor}")
