@@ -31,7 +31,6 @@ import enum
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
@@ -40,7 +39,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from rest_framework.request import Request
 
-from idempotency import fast_path, services
+from idempotency import fast_path, services, waiters
 from idempotency.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyRequired,
@@ -183,10 +182,10 @@ class IdempotencyScope:
         self._in_transaction = True
 
     def abort(self) -> None:
-        """Roll back the request's transaction if it is open."""
+        """Roll back the request's transaction if it is open; release its key's slot."""
         if self._in_transaction:
             transaction.set_rollback(True)
-            self.close()
+        self.close()
 
     def close(self) -> None:
         """Commit the request's transaction if it is open (unless marked for rollback)."""
@@ -213,11 +212,17 @@ class IdempotencyScope:
         wait_seconds = float(settings.IDEMPOTENCY_WAIT_SECONDS)
         ttl = timedelta(seconds=int(settings.IDEMPOTENCY_TTL_SECONDS))
         self.expires_at = timezone.now() + ttl
-        self.open_transaction(wait_seconds=wait_seconds)
-        stored = services.reserve(
-            principal=principal, key=key, fingerprint=self.fingerprint,
-            method=method, path=path, wait_seconds=wait_seconds, expires_at=self.expires_at,
-        )
+        if waiters.takes_file_slots() and not self._take_file_slot():
+            # The holder and its waiters fill the key's slots: no waiting here.
+            stored = services.completed(principal=principal, key=key)
+            if stored is None:
+                raise IdempotencyKeyInUse(retry_after=1)
+        else:
+            self.open_transaction(wait_seconds=wait_seconds)
+            stored = services.reserve_admitted(
+                principal=principal, key=key, fingerprint=self.fingerprint,
+                method=method, path=path, wait_seconds=wait_seconds, expires_at=self.expires_at,
+            )
         if stored is not None:
             response = self._replay(stored)
             # Committed long ago: warm Redis for the next replay (a no-op without it).
@@ -226,6 +231,15 @@ class IdempotencyScope:
             return response
         self.outcome = Outcome.EXECUTED
         return view()
+
+    def _take_file_slot(self) -> bool:
+        """Take one of the key's slot files until the scope closes; return whether one was free."""
+        slot = contextlib.ExitStack()
+        if not slot.enter_context(waiters.file_slot(principal=self.principal, key=self.key)):
+            slot.close()
+            return False
+        self._transaction.enter_context(slot)  # released with the transaction, on close
+        return True
 
     def _replay(self, stored: StoredResponse) -> HttpResponseBase:
         if stored.fingerprint != self.fingerprint:
@@ -261,11 +275,9 @@ class IdempotencyScope:
             services.forget(principal=self.principal, key=self.key)
             return
         stored = stored_from_response(response, fingerprint=self.fingerprint)
+        # Not written to Redis here: most keys are never retried. The first
+        # replay, from the database, writes it (`run`).
         services.complete(principal=self.principal, key=self.key, response=stored)
-        transaction.on_commit(partial(
-            fast_path.remember, principal=self.principal, key=self.key, response=stored,
-            expires_at=self.expires_at,
-        ))
 
 
 # --- 5. The adapters' entry points -------------------------------------------
