@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
@@ -13,6 +14,11 @@ from tests.support.http_auth import PASSWORD
 from tests.support.live_env import live_env
 
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Property tests check behaviour, not speed: no per-example deadline, which a
+# shared or loaded machine (CI beside live gunicorn servers) would trip at random.
+hypothesis_settings.register_profile("taos", deadline=None)
+hypothesis_settings.load_profile("taos")
 
 
 @pytest.fixture(autouse=True)

@@ -55,14 +55,14 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # SecurityMiddleware's HTTPS redirect of an unsafe request keeps its method (308).
-    "tinyagentos_site.redirects.HttpsRedirectKeepsMethodMiddleware",
+    "tinyagentos_site.middleware.HttpsRedirectKeepsMethodMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tinyagentos_site.middleware.ApiBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # /api/ paths answer the same with and without their trailing slash.
     "tinyagentos_site.middleware.ApiTrailingSlashMiddleware",
-    "tinyagentos_site.redirects.CommonMiddleware",
+    "tinyagentos_site.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -7,19 +7,26 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
-class AgentTokenScheme(OpenApiAuthenticationExtension):
+class _BearerScheme(OpenApiAuthenticationExtension):
+    """An HTTP Bearer scheme; subclasses name the class, the token's prefix and its reach."""
+
+    bearer_format = ""
+    description = ""
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": self.bearer_format,
+                "description": self.description}
+
+
+class AgentTokenScheme(_BearerScheme):
     target_class = "tokens.authentication.AgentTokenAuthentication"
     name = "agentToken"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "taos_...",
-                "description": "An agent token: reaches only agent endpoints."}
+    bearer_format = "taos_..."
+    description = "An agent token: reaches only agent endpoints."
 
 
-class OperatorTokenScheme(OpenApiAuthenticationExtension):
+class OperatorTokenScheme(_BearerScheme):
     target_class = "tokens.authentication.OperatorTokenAuthentication"
     name = "operatorToken"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {"type": "http", "scheme": "bearer", "bearerFormat": "taosop_...",
-                "description": "A personal operator token: acts as its Django user."}
+    bearer_format = "taosop_..."
+    description = "A personal operator token: acts as its Django user."

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from agents.models import Agent
 from agents.serializers import AgentSerializer
+from idempotency.decorators import not_replayable
 from tokens import services
 from tokens.errors import TokenNotFound
 from tokens.models import AgentToken
@@ -36,9 +37,7 @@ def secret_response(issued: services.IssuedToken, *, status_code: int) -> Respon
     data["token"] = issued.secret
     response = Response(data, status=status_code)
     add_never_cache_headers(response)
-    # Read by the idempotency layer: a response holding a secret is not stored.
-    response.idempotency_replayable = False
-    return response
+    return not_replayable(response)  # a response holding a secret is never stored
 
 
 class _AgentTokenBase(APIView):

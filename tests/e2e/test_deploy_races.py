@@ -1,9 +1,4 @@
-"""Same-key deploy requests racing through live gunicorn: one agent, one token, one run.
-
-Needs the idempotency app (issue 3) and tokens.services (issue 4), which are
-built on other branches; skipped until both are merged and the deploy view
-carries `@idempotent` (see the MERGE comment in agents/views.py).
-"""
+"""Same-key deploy requests racing through live gunicorn: one agent, one token, one run."""
 
 from __future__ import annotations
 

@@ -6,17 +6,19 @@ Every path answers as in production (same views, same names); only
 
 from __future__ import annotations
 
-from django.urls import include, path
-from rest_framework.routers import SimpleRouter
+from django.urls import path
 
 from tests.support.live_views import DelayedAgentViewSet
 from tinyagentos_site import urls as site_urls
 
-# Registered like agents/urls.py registers AgentViewSet, and matched first.
-router = SimpleRouter()
-router.register("agents", DelayedAgentViewSet, basename="agent")
-
-urlpatterns = [path("api/", include(router.urls)), *site_urls.urlpatterns]
+# Only the agents' list route is shadowed (matched first, same name); every
+# other path, `/api/agents/deploy/` and the detail routes included, is the
+# production URLconf's.
+urlpatterns = [
+    path("api/agents/", DelayedAgentViewSet.as_view({"get": "list", "post": "create"}),
+         name="agent-list"),
+    *site_urls.urlpatterns,
+]
 
 handler400 = site_urls.handler400
 handler403 = site_urls.handler403
