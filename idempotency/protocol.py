@@ -10,9 +10,11 @@ DESIGN.md, "Idempotency: the reservation table". Read top to bottom:
 4. `IdempotencyScope`, one request's state and its transaction from open to
    close. `run` (called by `@idempotent`, after DRF's authentication,
    permission and throttle checks, so a 401/403/429 never opens it) parses
-   the key, finds the principal, tries the Redis fast path, opens the
-   transaction, inserts the reservation first, then replays, refuses (409,
-   422) or runs the view. `finish` (called by the middleware with the final
+   the key, finds the principal, tries the Redis fast path, takes one of the
+   key's slots (idempotency/waiters.py: at most the holder and a few waiters
+   at once; without a free slot a 409 at once), opens the transaction,
+   inserts the reservation first, then replays, refuses (409, 422) or runs
+   the view. `finish` (called by the middleware with the final
    response, after DRF's exception handling and rendering) stores a success
    in the same transaction as the view's effects or rolls everything back,
    then closes the transaction.
