@@ -5,7 +5,17 @@ import os
 
 wsgi_app = "tinyagentos_site.wsgi:application"
 bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
-workers = int(os.environ.get("TAOS_WORKERS") or multiprocessing.cpu_count() * 2 + 1)
+# Threads, not processes, carry the concurrency: a request that waits (for
+# its idempotency key's holder, for the database) costs a thread, and a small
+# host does not pay ~45 MB for each extra process (docs/idempotency.md, "Fair
+# waiting"; README, "Benchmark").
+worker_class = os.environ.get("TAOS_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("TAOS_WORKERS") or max(2, multiprocessing.cpu_count()))
+threads = int(os.environ.get("TAOS_THREADS", "4"))
+# Import the site once in the master, so that workers share its code pages.
+# Django opens database and cache connections lazily, on a request's first
+# use; `when_ready` makes sure the master holds none before it forks.
+preload_app = os.environ.get("TAOS_PRELOAD_APP", "1") not in ("0", "false", "no", "off")
 # A request that runs longer than this has its worker killed and restarted; an
 # idempotent request's reservation rolls back with its connection.
 timeout = int(os.environ.get("TAOS_WORKER_TIMEOUT", "30"))
@@ -27,3 +37,11 @@ if os.environ.get("TAOS_GUNICORN_CONTROL_SOCKET"):
 else:
     control_socket_disable = True
 pidfile = os.environ.get("TAOS_PIDFILE") or None
+
+
+def when_ready(server):
+    """Close any database connection the master opened while loading, before forking."""
+    if preload_app:
+        from django.db import connections
+
+        connections.close_all()

@@ -33,6 +33,8 @@ _ENGINE_VARIABLES = (
     "TAOS_VAR_DIR", "TAOS_STATIC_ROOT", "DJANGO_SETTINGS_MODULE", "CACHE_KEY_PREFIX", "DEBUG",
     "TAOS_THROTTLE_USER", "TAOS_THROTTLE_ANON", "IDEMPOTENCY_REDIS_FAST_PATH",
     "IDEMPOTENCY_REQUIRED", "IDEMPOTENCY_TEST_PID_DIR", "LOG_LEVEL",
+    "TAOS_WORKER_CLASS", "TAOS_THREADS", "TAOS_PRELOAD_APP", "IDEMPOTENCY_WAITERS_PER_KEY",
+    "IDEMPOTENCY_SLOT_DIR",
 )
 # The test-only settings of live servers (tests/support/live_settings.py): a
 # fast password hasher, and POST /api/agents/ honours the X-Test-Delay header.

@@ -169,6 +169,14 @@ class Site:
                          env_overrides={**self.overrides, **(settings or {})})
 
 
+def _server_line(env: dict[str, str], workers: int) -> str:
+    """Describe the worker model gunicorn.conf.py gives the bench's servers."""
+    worker_class = env.get("TAOS_WORKER_CLASS") or "gthread"
+    if worker_class == "gthread":
+        return f"gunicorn, {workers} gthread workers x {env.get('TAOS_THREADS') or 4} threads"
+    return f"gunicorn, {workers} {worker_class} workers"
+
+
 def _with_database_suffix(url: str, suffix: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=parts.path.rstrip("/") + suffix))
@@ -196,7 +204,7 @@ async def open_site(engine: Engine, *, config: RunConfig, workdir: Path, run_id:
                 credentials=credentials, config=config, workdir=workdir, run_id=run_id,
                 server=server, live_settings=live_settings, overrides=dict(env_overrides or {}),
                 describe={**provisioned.describe,
-                          "server": f"gunicorn, {config.workers} sync workers",
+                          "server": _server_line(provisioned.env, config.workers),
                           "auth": credentials.method},
             )
             async with site.resources:

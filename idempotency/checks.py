@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error
 
+from idempotency.waiters import MAX_SLOTS
+
 MIDDLEWARE_PATH = "idempotency.middleware.IdempotencyMiddleware"
 
 
@@ -23,5 +25,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         if not isinstance(value, (int, float)) or value <= 0:
             errors.append(Error(f"{name} must be a positive number, got {value!r}.",
                                 id="idempotency.E002"))
+    waiters = settings.IDEMPOTENCY_WAITERS_PER_KEY
+    if not isinstance(waiters, int) or not 0 <= waiters < MAX_SLOTS:
+        errors.append(Error(
+            f"IDEMPOTENCY_WAITERS_PER_KEY must be an integer from 0 to {MAX_SLOTS - 1}, "
+            f"got {waiters!r}.", id="idempotency.E003"))
     return errors
 

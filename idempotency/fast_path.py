@@ -1,7 +1,8 @@
 """Completed responses in Redis: replays served without touching the table.
 
-The database stays the source of truth. Entries are written after commit
-and expire with their row. If Redis fails, this process logs a warning and
+The database stays the source of truth. An entry is written by a key's
+first replay (read from the database), not when the key completes: most
+keys are never retried. Entries expire with their row. If Redis fails, this process logs a warning and
 answers from the database, and leaves Redis alone for a few seconds rather
 than paying a timeout (and a log line) on every request.
 """

@@ -10,9 +10,11 @@ DESIGN.md, "Idempotency: the reservation table". Read top to bottom:
 4. `IdempotencyScope`, one request's state and its transaction from open to
    close. `run` (called by `@idempotent`, after DRF's authentication,
    permission and throttle checks, so a 401/403/429 never opens it) parses
-   the key, finds the principal, tries the Redis fast path, opens the
-   transaction, inserts the reservation first, then replays, refuses (409,
-   422) or runs the view. `finish` (called by the middleware with the final
+   the key, finds the principal, tries the Redis fast path, takes one of the
+   key's slots (idempotency/waiters.py: at most the holder and a few waiters
+   at once; without a free slot a 409 at once), opens the transaction,
+   inserts the reservation first, then replays, refuses (409, 422) or runs
+   the view. `finish` (called by the middleware with the final
    response, after DRF's exception handling and rendering) stores a success
    in the same transaction as the view's effects or rolls everything back,
    then closes the transaction.
@@ -31,7 +33,6 @@ import enum
 import logging
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, RequestDataTooBig
@@ -40,7 +41,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from rest_framework.request import Request
 
-from idempotency import fast_path, services
+from idempotency import fast_path, services, waiters
 from idempotency.errors import (
     IdempotencyKeyInUse,
     IdempotencyKeyRequired,
@@ -183,10 +184,10 @@ class IdempotencyScope:
         self._in_transaction = True
 
     def abort(self) -> None:
-        """Roll back the request's transaction if it is open."""
+        """Roll back the request's transaction if it is open; release its key's slot."""
         if self._in_transaction:
             transaction.set_rollback(True)
-            self.close()
+        self.close()
 
     def close(self) -> None:
         """Commit the request's transaction if it is open (unless marked for rollback)."""
@@ -213,11 +214,17 @@ class IdempotencyScope:
         wait_seconds = float(settings.IDEMPOTENCY_WAIT_SECONDS)
         ttl = timedelta(seconds=int(settings.IDEMPOTENCY_TTL_SECONDS))
         self.expires_at = timezone.now() + ttl
-        self.open_transaction(wait_seconds=wait_seconds)
-        stored = services.reserve(
-            principal=principal, key=key, fingerprint=self.fingerprint,
-            method=method, path=path, wait_seconds=wait_seconds, expires_at=self.expires_at,
-        )
+        if waiters.takes_file_slots() and not self._take_file_slot():
+            # The holder and its waiters fill the key's slots: no waiting here.
+            stored = services.completed(principal=principal, key=key)
+            if stored is None:
+                raise IdempotencyKeyInUse(retry_after=1)
+        else:
+            self.open_transaction(wait_seconds=wait_seconds)
+            stored = services.reserve_admitted(
+                principal=principal, key=key, fingerprint=self.fingerprint,
+                method=method, path=path, wait_seconds=wait_seconds, expires_at=self.expires_at,
+            )
         if stored is not None:
             response = self._replay(stored)
             # Committed long ago: warm Redis for the next replay (a no-op without it).
@@ -226,6 +233,15 @@ class IdempotencyScope:
             return response
         self.outcome = Outcome.EXECUTED
         return view()
+
+    def _take_file_slot(self) -> bool:
+        """Take one of the key's slot files until the scope closes; return whether one was free."""
+        slot = contextlib.ExitStack()
+        if not slot.enter_context(waiters.file_slot(principal=self.principal, key=self.key)):
+            slot.close()
+            return False
+        self._transaction.enter_context(slot)  # released with the transaction, on close
+        return True
 
     def _replay(self, stored: StoredResponse) -> HttpResponseBase:
         if stored.fingerprint != self.fingerprint:
@@ -261,11 +277,9 @@ class IdempotencyScope:
             services.forget(principal=self.principal, key=self.key)
             return
         stored = stored_from_response(response, fingerprint=self.fingerprint)
+        # Not written to Redis here: most keys are never retried. The first
+        # replay, from the database, writes it (`run`).
         services.complete(principal=self.principal, key=self.key, response=stored)
-        transaction.on_commit(partial(
-            fast_path.remember, principal=self.principal, key=self.key, response=stored,
-            expires_at=self.expires_at,
-        ))
 
 
 # --- 5. The adapters' entry points -------------------------------------------

@@ -29,6 +29,7 @@ def policy() -> str:
     """Return the idempotency policy, in Markdown, with the current settings."""
     ttl = int(settings.IDEMPOTENCY_TTL_SECONDS)
     wait = int(settings.IDEMPOTENCY_WAIT_SECONDS)
+    waiters = int(settings.IDEMPOTENCY_WAITERS_PER_KEY)
     required = ("Required: a request without it is 400 `idempotency_key_required`."
                 if settings.IDEMPOTENCY_REQUIRED else
                 "Optional: a request without it runs normally, with no protection.")
@@ -50,7 +51,8 @@ def policy() -> str:
         "key), nor one that reveals a secret.",
         f"- 409 `idempotency_key_in_use`: the key's first request is still running; a retry "
         f"waits up to {wait} seconds (`IDEMPOTENCY_WAIT_SECONDS`) for it, then answers 409 "
-        "with `Retry-After`.",
+        f"with `Retry-After`. Only {waiters} retries of a key wait at once "
+        "(`IDEMPOTENCY_WAITERS_PER_KEY`); any more answer 409 with `Retry-After` at once.",
         "- 422 `idempotency_key_reused`: the key was used for a different request "
         "(method, path or body); nothing runs.",
     ])

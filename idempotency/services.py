@@ -14,7 +14,7 @@ from django.db import IntegrityError, OperationalError, connection
 from django.db.models import Field, QuerySet
 from django.utils import timezone
 
-from idempotency import sql
+from idempotency import sql, waiters
 from idempotency.errors import IdempotencyKeyInUse
 from idempotency.models import IdempotencyRecord
 from tinyagentos_site.db import is_unique_violation
@@ -90,6 +90,59 @@ def reserve(*, principal: str, key: str, fingerprint: str, method: str, path: st
             continue
         return stored
     raise IdempotencyKeyInUse(retry_after=1)
+
+
+def reserve_admitted(*, principal: str, key: str, fingerprint: str, method: str, path: str,
+                     wait_seconds: float, expires_at: datetime) -> StoredResponse | None:
+    """Reserve `key` like `reserve`, but wait for its holder only with a free slot of the key.
+
+    PostgreSQL: the insert takes one of the key's slots (idempotency/waiters.py)
+    in the same statement, so a fresh key pays nothing more. Without a free
+    slot it does not insert and does not wait: return the key's completed
+    response if there is one, else raise IdempotencyKeyInUse at once. A
+    request that waited and saw the holder commit finishes through `reserve`
+    (one more statement, waiters only). Other engines: `reserve` (their
+    slots are taken before the transaction opens, `waiters.file_slot`).
+    """
+    if connection.vendor != "postgresql":
+        return reserve(principal=principal, key=key, fingerprint=fingerprint, method=method,
+                       path=path, wait_seconds=wait_seconds, expires_at=expires_at)
+    if not connection.in_atomic_block:
+        raise RuntimeError("reserve_admitted() must run inside the request's transaction")
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [f"{max(1, int(wait_seconds * 1000))}ms",
+              waiters.slot_count() - 1, waiters.slot_lock_base(principal, key),
+              principal, key, method, path, fingerprint, adapt(now), adapt(expires_at),
+              key, principal]
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql.insert_admitted(connection.vendor), params)
+            inserted, admitted, fp, status, body, headers, row_expires_at = cursor.fetchone()
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
+            raise IdempotencyKeyInUse(retry_after=wait_seconds) from None
+        raise
+    if inserted:
+        return None
+    if fp is not None and row_expires_at > now:
+        headers = _field("response_headers").from_db_value(headers, None, connection)
+        return StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
+                              headers=headers or {}, expires_at=row_expires_at)
+    if not admitted:
+        raise IdempotencyKeyInUse(retry_after=1)
+    # It waited for the holder (who committed), or the row had expired: the
+    # usual path, still holding its slot until the transaction ends.
+    return reserve(principal=principal, key=key, fingerprint=fingerprint, method=method,
+                   path=path, wait_seconds=wait_seconds, expires_at=expires_at)
+
+
+def completed(*, principal: str, key: str) -> StoredResponse | None:
+    """Return the unexpired completed response of (principal, key), read without locking."""
+    stored = _read(principal=principal, key=key)
+    if stored is None or stored.expires_at <= timezone.now():
+        return None
+    return stored
 
 
 def _read(*, principal: str, key: str) -> StoredResponse | None:

@@ -66,3 +66,33 @@ def complete(vendor: str) -> str:
         f"UPDATE {table} SET {col['response_status']} = %s, {col['response_body']} = %s, "
         f"{col['response_headers']} = %s WHERE {col['key']} = %s AND {col['principal']} = %s"
     )
+
+
+@functools.cache
+def insert_admitted(vendor: str) -> str:
+    """Return PostgreSQL's reservation insert admitted by a free slot of the key.
+
+    Params: lock_timeout, the last slot number, the slot lock base, the 7
+    inserted values, then key and principal. The insert runs (and may wait
+    on the unique index) only if the statement took one of the key's slots,
+    a transaction-level advisory lock (idempotency/waiters.py); it returns
+    whether it inserted, whether it took a slot, then `STORED_COLUMNS` of the
+    row committed before the statement began.
+    """
+    if vendor != "postgresql":
+        raise ValueError("slots are advisory locks on PostgreSQL only")
+    table, col = _names()
+    columns = ", ".join(col[name] for name in INSERTED_COLUMNS)
+    conflict = f"ON CONFLICT ({col['key']}, {col['principal']}) DO NOTHING"
+    stored = ", ".join(f"r.{col[name]}" for name in STORED_COLUMNS)
+    return (
+        "WITH bound AS (SELECT set_config('lock_timeout', %s, true)), "
+        "slot AS (SELECT n FROM bound, generate_series(0, %s) AS n "
+        "WHERE pg_try_advisory_xact_lock(%s::bigint + n) LIMIT 1), "
+        f"inserted AS (INSERT INTO {table} ({columns}) "
+        "SELECT %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz FROM slot "
+        f"{conflict} RETURNING 1) "
+        "SELECT EXISTS (SELECT 1 FROM inserted), EXISTS (SELECT 1 FROM slot), "
+        f"{stored} FROM (SELECT 1) AS one LEFT JOIN {table} AS r "
+        f"ON r.{col['key']} = %s AND r.{col['principal']} = %s"
+    )

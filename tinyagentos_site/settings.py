@@ -339,6 +339,13 @@ TOKENS_AGENT_TOKEN_TTL_SECONDS = env_int("TOKENS_AGENT_TOKEN_TTL_SECONDS", 0)
 IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
 # How long a completed key is kept (and replayed); then purged or run anew.
 IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 86400)
+# How many requests wait for another one holding their key at once (per key,
+# across workers and hosts); the rest answer 409 with Retry-After at once
+# (DESIGN.md, "Waiting is fair"; idempotency/waiters.py). At most 15.
+IDEMPOTENCY_WAITERS_PER_KEY = env_int("IDEMPOTENCY_WAITERS_PER_KEY", 2)
+# SQLite (and engines without advisory locks): where the key slots' lock
+# files live; empty: beside the SQLite file.
+IDEMPOTENCY_SLOT_DIR = env_str("IDEMPOTENCY_SLOT_DIR", "")
 # Make the Idempotency-Key header mandatory on the endpoints that accept it.
 IDEMPOTENCY_REQUIRED = env_bool("IDEMPOTENCY_REQUIRED", False)
 # Completed responses are also kept in Redis (when REDIS_URL is set) and

@@ -10,6 +10,8 @@ of the control plane:
   64-request same-key race;
 - `tokens`: agent token vs session, authentication queries, the 64-request
   token issue race;
+- `fair_waiting`: a 64-way same-key storm against another client's reads;
+  the memory of `make run`;
 - `idempotency_table`: the table at 1,000,000 rows vs 1,000, and the purge
   of 1,000,000 expired rows under replay load (last: the slowest).
 """
@@ -17,4 +19,4 @@ of the control plane:
 from __future__ import annotations
 
 # Imported in the order of the report's table: each part's baseline before what it is compared with.
-from bench.scenarios import agents, idempotency, idempotency_table, tokens  # noqa: F401, I001
+from bench.scenarios import agents, idempotency, fair_waiting, idempotency_table, tokens  # noqa: F401, I001

@@ -17,6 +17,12 @@ def test_check_reports_non_positive_wait(settings):
     assert [e.id for e in check_settings()] == ["idempotency.E002"]
 
 
+@pytest.mark.parametrize("waiters", [-1, 16, "2"])
+def test_check_reports_waiters_per_key_out_of_range(settings, waiters):
+    settings.IDEMPOTENCY_WAITERS_PER_KEY = waiters
+    assert [e.id for e in check_settings()] == ["idempotency.E003"]
+
+
 def test_check_passes_with_default_settings():
     assert check_settings() == []
 

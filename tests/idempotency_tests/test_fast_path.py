@@ -43,8 +43,18 @@ def post(client: APIClient, key: str = "key-1"):
 
 
 @pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+def test_a_fresh_key_writes_nothing_to_redis(client):
+    from django.core.cache import caches
+
+    before = set(caches["idempotency"].keys("idempotency:*"))
+    assert post(client)["Idempotent-Replayed"] == "false"
+    assert set(caches["idempotency"].keys("idempotency:*")) == before
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
 def test_replay_from_redis_does_not_touch_the_database(client):
     first = post(client)
+    post(client)  # the first replay reads the table and writes Redis
     with CaptureQueriesContext(connection) as queries:
         replay = post(client)
     assert replay.status_code == 201

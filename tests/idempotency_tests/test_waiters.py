@@ -1,0 +1,46 @@
+"""A key's slots: the holder and IDEMPOTENCY_WAITERS_PER_KEY waiters, no more."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from idempotency import waiters
+
+
+def test_slot_count_is_the_holder_and_its_waiters(settings):
+    settings.IDEMPOTENCY_WAITERS_PER_KEY = 2
+    assert waiters.slot_count() == 3
+
+
+def test_lock_ids_of_a_key_differ_in_the_slot_bits_only():
+    base = waiters.slot_lock_base("user:1", "key")
+    assert base % waiters.MAX_SLOTS == 0
+    assert -(2 ** 63) <= base < 2 ** 63 - waiters.MAX_SLOTS
+    assert base != waiters.slot_lock_base("user:2", "key")
+
+
+def test_file_slots_admit_the_holder_and_its_waiters_then_refuse(settings, tmp_path):
+    settings.IDEMPOTENCY_SLOT_DIR = str(tmp_path / "slots")
+    settings.IDEMPOTENCY_WAITERS_PER_KEY = 2
+    with contextlib.ExitStack() as held:
+        taken = [held.enter_context(waiters.file_slot(principal="user:1", key="k"))
+                 for _ in range(3)]
+        assert taken == [True, True, True]
+        with waiters.file_slot(principal="user:1", key="k") as fourth:
+            assert fourth is False
+        with waiters.file_slot(principal="user:1", key="other-key") as other:
+            assert other is True
+    with waiters.file_slot(principal="user:1", key="k") as again:
+        assert again is True  # closing the files gave the slots back
+
+
+@pytest.mark.django_db
+def test_sqlite_slot_files_live_beside_the_database(settings):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    settings.IDEMPOTENCY_SLOT_DIR = ""
+    assert waiters.slot_dir().name.endswith("-idempotency-slots")
