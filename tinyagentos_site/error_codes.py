@@ -46,6 +46,7 @@ class ErrorCode(enum.StrEnum):
     TOKEN_REVOKED = "token_revoked"
     TOKEN_EXPIRED = "token_expired"
     USER_INACTIVE = "user_inactive"
+    AUTHENTICATION_LOCKED_OUT = "authentication_locked_out"
     AGENT_TOKEN_REQUIRED = "agent_token_required"
     AGENT_TOKEN_FORBIDDEN = "agent_token_forbidden"
 

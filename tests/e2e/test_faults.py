@@ -95,7 +95,7 @@ def private_postgres_site(tmp_path, gunicorn_factory):
     from tests.support.processes import ROOT
 
     cluster = PrivatePostgres().start()
-    url = cluster.create_database("taos_fault")
+    url = cluster.create_database("test_taos_fault")
     env = {**os.environ, "DATABASE_URL": url,
            "DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
            "DJANGO_SUPERUSER_USERNAME": "admin", "DJANGO_SUPERUSER_PASSWORD": "fault-pw-1234"}
