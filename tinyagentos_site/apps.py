@@ -6,4 +6,5 @@ class SiteConfig(AppConfig):
     verbose_name = "TinyAgentOS site"
 
     def ready(self) -> None:
+        from tinyagentos_site import checks  # noqa: F401  registers the settings checks
         from tinyagentos_site import schema  # noqa: F401  registers the Basic scheme
