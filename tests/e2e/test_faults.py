@@ -75,7 +75,7 @@ def test_api_keeps_answering_when_redis_stops_mid_load(gunicorn_factory, make_us
     assert all(r.headers["Idempotent-Replayed"] == "true" for r in replays)
     assert all(r.content == done.content for r in replays)
     assert Agent.objects.count() == 1 + 30
-    health = httpx.get(f"{server.url}/healthz").json()
+    health = httpx.get(f"{server.url}/healthz", headers=headers).json()
     assert health == {"status": "ok", "database": "ok", "cache": "unavailable"}
     assert "answering from the database" in server.log_tail(400)
 
