@@ -42,6 +42,11 @@ class LockoutModelBackend(ModelBackend):
         try:
             with lockout.password_attempt(method=method, address=client_address(request),
                                           username=name) as attempt:
+                if "\x00" in name:
+                    # No user has one (forms refuse NUL) and PostgreSQL cannot
+                    # even compare it: a failure, at the cost of a real one.
+                    self._unknown_user_cost(password)
+                    return None
                 user = super().authenticate(request, username, password, **kwargs)
                 attempt.succeeded = user is not None
                 return user
@@ -54,3 +59,10 @@ class LockoutModelBackend(ModelBackend):
         from django.contrib.auth import get_user_model
 
         return get_user_model().USERNAME_FIELD
+
+    @staticmethod
+    def _unknown_user_cost(password: str) -> None:
+        """Run the hasher once, as ModelBackend does for an unknown user name."""
+        from django.contrib.auth import get_user_model
+
+        get_user_model()().set_password(password)

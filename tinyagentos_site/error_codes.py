@@ -19,6 +19,7 @@ class ErrorCode(enum.StrEnum):
     PARSE_ERROR = "parse_error"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
     NOT_FOUND = "not_found"
     BAD_REQUEST = "bad_request"
     REQUEST_TOO_LARGE = "request_too_large"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -18,6 +19,7 @@ API_PREFIX = "/api/"
 # with the browser's credentials (POST), and the ones that carry a body.
 JSON_ONLY_METHODS = {"POST", "PUT", "PATCH"}
 JSON_MEDIA_TYPE = "application/json"
+SESSION_KEY_RE = re.compile(r"[a-z0-9]{32}")
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -67,6 +69,25 @@ class ApiJsonOnlyMiddleware:
             return problem(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                            f"{request.method} requests under /api/ must send "
                            f"Content-Type: {JSON_MEDIA_TYPE}, also without a body.")
+        return self.get_response(request)
+
+
+class ForeignSessionCookieMiddleware:
+    """Drop a session cookie the site cannot have made, before SessionMiddleware reads it.
+
+    Django makes session keys of 32 lowercase letters and digits, and looks
+    any cookie value up as one; on PostgreSQL a NUL in it is a 500. A key of
+    another shape cannot name a session: the request is anonymous.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = settings.SESSION_COOKIE_NAME
+        value = request.COOKIES.get(name)
+        if value is not None and not SESSION_KEY_RE.fullmatch(value):
+            del request.COOKIES[name]
         return self.get_response(request)
 
 

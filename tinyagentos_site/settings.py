@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "tinyagentos_site.middleware.ApiBodyLimitMiddleware",
     # Unsafe /api/ requests must be JSON: no cross-site form can send one.
     "tinyagentos_site.middleware.ApiJsonOnlyMiddleware",
+    "tinyagentos_site.middleware.ForeignSessionCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # /api/ paths answer the same with and without their trailing slash.
     "tinyagentos_site.middleware.ApiTrailingSlashMiddleware",
@@ -219,7 +220,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tinyagentos_site.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tinyagentos_site.parsers.StrictJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["tinyagentos_site.throttling.PrincipalRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "tinyagentos_site.pagination.Pagination",
     "PAGE_SIZE": 50,
