@@ -24,6 +24,7 @@ REDIS_SCHEMES = {"redis", "rediss", "unix"}
 SUPPORTED_ENGINES = {"django.db.backends.postgresql", "django.db.backends.sqlite3",
                      "django.db.backends.mysql"}
 PRODUCTION_URLCONF = "tinyagentos_site.urls"
+MAX_FAILURE_LIMIT = 1000
 
 
 def weak_secret(value: str, *, min_length: int) -> str | None:
@@ -37,10 +38,12 @@ def weak_secret(value: str, *, min_length: int) -> str | None:
     return None
 
 
-def _positive(name: str, value: Any, *, env: str, minimum: int = 1) -> list[checks.CheckMessage]:
-    if isinstance(value, int) and value >= minimum:
+def _positive(name: str, value: Any, *, env: str, minimum: int = 1,
+              maximum: int | None = None) -> list[checks.CheckMessage]:
+    if isinstance(value, int) and value >= minimum and (maximum is None or value <= maximum):
         return []
-    return [checks.Error(f"{env} must be an integer >= {minimum}, got {value!r}.",
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+    return [checks.Error(f"{env} must be an integer {bounds}, got {value!r}.",
                          id="taos.E002", obj=name)]
 
 
@@ -54,9 +57,12 @@ def check_parsed_settings(app_configs: Any = None, **kwargs: Any) -> list[checks
             messages.append(checks.Error(
                 f"{name}: {exc}.", hint="A rate is COUNT/PERIOD (s, min, h, day), or off.",
                 id="taos.E001"))
-    for name in ("TAOS_AUTH_FAILURE_LIMIT", "TAOS_AUTH_USER_FAILURE_LIMIT",
-                 "TAOS_AUTH_LOCKOUT_SECONDS"):
-        messages += _positive(name, getattr(settings, name), env=name)
+    for name in ("TAOS_AUTH_FAILURE_LIMIT", "TAOS_AUTH_USER_FAILURE_LIMIT"):
+        # Each counted slot is a cache key a password check reads.
+        messages += _positive(name, getattr(settings, name), env=name,
+                              maximum=MAX_FAILURE_LIMIT)
+    messages += _positive("TAOS_AUTH_LOCKOUT_SECONDS", settings.TAOS_AUTH_LOCKOUT_SECONDS,
+                          env="TAOS_AUTH_LOCKOUT_SECONDS")
     messages += _positive("DATA_UPLOAD_MAX_MEMORY_SIZE", settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
                           env="TAOS_MAX_BODY_BYTES")
     messages += _positive("SECURE_HSTS_SECONDS", settings.SECURE_HSTS_SECONDS,
