@@ -29,10 +29,12 @@ from tokens.usage import token_mark_used
 
 KEYWORD = "bearer"
 REALM = "api"
-# Failures of a well-formed token, counted per client address (lockout.py).
-# A malformed one is refused without a query and cannot be a lucky guess.
-COUNTED_FAILURES = {ErrorCode.TOKEN_UNKNOWN, ErrorCode.TOKEN_REVOKED,
-                    ErrorCode.TOKEN_EXPIRED, ErrorCode.USER_INACTIVE}
+# Guesses: a well-formed token that names no token, counted per client
+# address (tinyagentos_site/lockout.py). A malformed one is refused without
+# a query and cannot be a lucky guess; a revoked or expired token, or one of
+# an inactive user, was a real secret (no guess) and its precise 401 tells a
+# stale agent what to do, without locking out its host's address.
+COUNTED_FAILURES = {ErrorCode.TOKEN_UNKNOWN}
 
 
 class AgentPrincipal:

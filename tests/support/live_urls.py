@@ -16,7 +16,9 @@ from tinyagentos_site import urls as site_urls
 router = SimpleRouter()
 router.register("agents", DelayedAgentViewSet, basename="agent")
 
-urlpatterns = [path("api/", include(router.urls)), *site_urls.urlpatterns]
+# `agents/deploy/` first, as in the site's URLconf: it is not an agent's slug.
+urlpatterns = [path("api/", include("deploys.urls")), path("api/", include(router.urls)),
+               *site_urls.urlpatterns]
 
 handler400 = site_urls.handler400
 handler403 = site_urls.handler403
