@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class SiteConfig(AppConfig):
     name = "tinyagentos_site"
     verbose_name = "TinyAgentOS site"
+
+    def ready(self) -> None:
+        from tinyagentos_site import checks  # noqa: F401  registers the settings checks
+        from tinyagentos_site import schema  # noqa: F401  registers the Basic scheme

@@ -19,6 +19,7 @@ class ErrorCode(enum.StrEnum):
     PARSE_ERROR = "parse_error"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    NOT_ACCEPTABLE = "not_acceptable"
     NOT_FOUND = "not_found"
     BAD_REQUEST = "bad_request"
     REQUEST_TOO_LARGE = "request_too_large"
@@ -46,6 +47,7 @@ class ErrorCode(enum.StrEnum):
     TOKEN_REVOKED = "token_revoked"
     TOKEN_EXPIRED = "token_expired"
     USER_INACTIVE = "user_inactive"
+    AUTHENTICATION_LOCKED_OUT = "authentication_locked_out"
     AGENT_TOKEN_REQUIRED = "agent_token_required"
     AGENT_TOKEN_FORBIDDEN = "agent_token_forbidden"
 

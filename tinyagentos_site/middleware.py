@@ -14,6 +14,7 @@ a saved form) is never touched. Under /api/ nothing redirects at all: see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -25,13 +26,20 @@ from django.http import (
     HttpResponseRedirect,
 )
 from django.middleware import common, security
+from django.template.response import TemplateResponse
 from django.urls import is_valid_path
 from django.utils.http import escape_leading_slashes
 
+from tinyagentos_site.backends import lockout_of
 from tinyagentos_site.error_codes import ErrorCode
 from tinyagentos_site.errors import problem
 
 API_PREFIX = "/api/"
+# Methods a cross-site HTML form or a "simple" cross-site fetch can send
+# with the browser's credentials (POST), and the ones that carry a body.
+JSON_ONLY_METHODS = {"POST", "PUT", "PATCH"}
+JSON_MEDIA_TYPE = "application/json"
+SESSION_KEY_RE = re.compile(r"[a-z0-9]{32}")
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -59,6 +67,72 @@ class ApiBodyLimitMiddleware:
                 return problem(413, ErrorCode.REQUEST_TOO_LARGE,
                                f"The request body is larger than {limit} bytes.")
         return self.get_response(request)
+
+
+class ApiJsonOnlyMiddleware:
+    """Answer 415 under /api/ to a POST, PUT or PATCH that is not `application/json`.
+
+    A cross-site HTML form can only send urlencoded, multipart or plain-text
+    bodies, and a cross-site script cannot send `application/json` without
+    a CORS preflight, which this site never grants. So no credential a
+    browser attaches by itself (a session cookie, a cached password) can make
+    an unsafe API request from another site, also to an endpoint that reads
+    no body (token issue and rotate), which must declare JSON too.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.method in JSON_ONLY_METHODS and is_api_request(request) \
+                and request.content_type.lower() != JSON_MEDIA_TYPE:
+            return problem(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+                           f"{request.method} requests under /api/ must send "
+                           f"Content-Type: {JSON_MEDIA_TYPE}, also without a body.")
+        return self.get_response(request)
+
+
+class ForeignSessionCookieMiddleware:
+    """Drop a session cookie the site cannot have made, before SessionMiddleware reads it.
+
+    Django makes session keys of 32 lowercase letters and digits, and looks
+    any cookie value up as one; on PostgreSQL a NUL in it is a 500. A key of
+    another shape cannot name a session: the request is anonymous.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        name = settings.SESSION_COOKIE_NAME
+        value = request.COOKIES.get(name)
+        if value is not None and not SESSION_KEY_RE.fullmatch(value):
+            del request.COOKIES[name]
+        return self.get_response(request)
+
+
+class LoginLockoutMiddleware:
+    """Answer 429 with `Retry-After` and a page that says why to a locked-out login.
+
+    The backend refused the password check without running it
+    (tinyagentos_site/backends.py); the login form alone would say "wrong
+    password", which is not true and invites another try.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        lockout = lockout_of(request)
+        if lockout is None or is_api_request(request):
+            return response
+        page = TemplateResponse(request, "tinyagentos_site/locked_out.html",
+                                {"retry_after": lockout.retry_after,
+                                 "minutes": max(1, -(-lockout.retry_after // 60))},
+                                status=429)
+        page["Retry-After"] = str(lockout.retry_after)
+        return page.render()
 
 
 class ApiTrailingSlashMiddleware:

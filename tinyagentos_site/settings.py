@@ -60,12 +60,16 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tinyagentos_site.middleware.ApiBodyLimitMiddleware",
+    # Unsafe /api/ requests must be JSON: no cross-site form can send one.
+    "tinyagentos_site.middleware.ApiJsonOnlyMiddleware",
+    "tinyagentos_site.middleware.ForeignSessionCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # /api/ paths answer the same with and without their trailing slash.
     "tinyagentos_site.middleware.ApiTrailingSlashMiddleware",
     "tinyagentos_site.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tinyagentos_site.middleware.LoginLockoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: it closes the transaction of idempotent requests (see idempotency/protocol.py).
@@ -239,15 +243,16 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Bearer tokens first: a malformed one is refused before any query and
         # never falls through to the session. Anonymous calls get 401 with a
-        # challenge naming Basic and Bearer.
+        # Bearer challenge only (never Basic: browsers would cache it).
         "tokens.authentication.AgentTokenAuthentication",
         "tokens.authentication.OperatorTokenAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        # Only with TAOS_API_BASIC_AUTH=1 (scripts); see the Authentication section.
+        "tinyagentos_site.authentication.OptInBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tinyagentos_site.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tinyagentos_site.parsers.StrictJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["tinyagentos_site.throttling.PrincipalRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "tinyagentos_site.pagination.Pagination",
     "PAGE_SIZE": 50,
@@ -356,3 +361,20 @@ IDEMPOTENCY_CACHE_ALIAS = (
 )
 if IDEMPOTENCY_CACHE_ALIAS:
     CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
+
+# --- Authentication (site): Basic opt-in, lockout, client address ------------
+
+# Every password check goes through the lockout (tinyagentos_site/backends.py).
+AUTHENTICATION_BACKENDS = ["tinyagentos_site.backends.LockoutModelBackend"]
+# HTTP Basic on the API, for scripts; off: only tokens and sessions. Never a
+# Basic challenge either way (a browser would cache the password).
+TAOS_API_BASIC_AUTH = env_bool("TAOS_API_BASIC_AUTH", False)
+# Failed authentications (passwords, well-formed tokens) per client address,
+# and failed passwords per user name, within TAOS_AUTH_LOCKOUT_SECONDS; past
+# them 429 with Retry-After, and the password is not checked.
+TAOS_AUTH_FAILURE_LIMIT = env_int("TAOS_AUTH_FAILURE_LIMIT", 10)
+TAOS_AUTH_USER_FAILURE_LIMIT = env_int("TAOS_AUTH_USER_FAILURE_LIMIT", 30)
+TAOS_AUTH_LOCKOUT_SECONDS = env_int("TAOS_AUTH_LOCKOUT_SECONDS", 900)
+# Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed, for
+# the client address of lockouts and rate limits; default none.
+TAOS_TRUSTED_PROXIES = env_list("TAOS_TRUSTED_PROXIES", [])

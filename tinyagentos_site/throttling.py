@@ -19,6 +19,7 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from tinyagentos_site.client_address import client_address
 from tinyagentos_site.principals import principal_for
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def parse_rate(rate: str | None) -> tuple[int, int] | None:
 
 def principal_ident(request: Request) -> str:
     """Name who is calling: an agent, a user, or (anonymous) the client address."""
-    return principal_for(request) or f"anon:{request.META.get('REMOTE_ADDR', '')}"
+    return principal_for(request) or f"anon:{client_address(request)}"
 
 
 class PrincipalRateThrottle(BaseThrottle):

@@ -6,4 +6,5 @@ class TokensConfig(AppConfig):
     verbose_name = "Tokens"
 
     def ready(self) -> None:
+        from tokens import checks  # noqa: F401  registers the settings checks
         from tokens import schema  # noqa: F401  registers the OpenAPI schemes

@@ -19,6 +19,9 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from agents.models import Agent
+from tinyagentos_site import lockout
+from tinyagentos_site.authentication import locked_out
+from tinyagentos_site.client_address import client_address
 from tinyagentos_site.error_codes import ErrorCode
 from tokens import crypto
 from tokens.models import AgentToken, BaseToken, OperatorToken
@@ -26,6 +29,12 @@ from tokens.usage import token_mark_used
 
 KEYWORD = "bearer"
 REALM = "api"
+# Guesses: a well-formed token that names no token, counted per client
+# address (tinyagentos_site/lockout.py). A malformed one is refused without
+# a query and cannot be a lucky guess; a revoked or expired token, or one of
+# an inactive user, was a real secret (no guess) and its precise 401 tells a
+# stale agent what to do, without locking out its host's address.
+COUNTED_FAILURES = {ErrorCode.TOKEN_UNKNOWN}
 
 
 class AgentPrincipal:
@@ -69,6 +78,11 @@ class AgentPrincipal:
 
     def has_module_perms(self, app_label: str) -> bool:
         return False
+
+
+def _first_code(exc: exceptions.APIException) -> str:
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else ""
 
 
 def _auth_failed(code: str, detail: str) -> exceptions.AuthenticationFailed:
@@ -127,7 +141,15 @@ class _BearerAuthentication(BaseAuthentication):
         parsed = bearer_token(request)
         if parsed is None or parsed.kind is not self.kind:
             return None
-        return self.authenticate_token(parsed)
+        try:
+            return self.authenticate_token(parsed)
+        except exceptions.AuthenticationFailed as exc:
+            if _first_code(exc) in COUNTED_FAILURES:
+                retry_after = lockout.token_failed(method=f"bearer-{self.kind.name.lower()}",
+                                                   address=client_address(request))
+                if retry_after is not None:
+                    raise locked_out(retry_after) from None
+            raise
 
     def authenticate_token(self, parsed: crypto.ParsedToken) -> tuple[Any, BaseToken]:
         raise NotImplementedError

@@ -33,7 +33,8 @@ QUERIES_TIMEOUT_SECONDS = 120
 async def issue_agent_token(site: Site, slug: str) -> str:
     """Issue the agent's token through the API as the operator; return the secret."""
     async with site.client() as client:
-        response = await client.post(f"{AGENTS}{slug}/token/")
+        # Every POST under /api/ declares JSON, also one that reads no body.
+        response = await client.post(f"{AGENTS}{slug}/token/", json={})
     if response.status_code != 201:
         raise RuntimeError(
             f"issuing a token answered {response.status_code}: {response.text[:300]}")
@@ -152,7 +153,8 @@ async def token_issue_64(site: Site) -> list[MeasureRow]:
         for _ in range(site.config.rounds):
             slug = await create_agent(site, "bench token race")
             path = f"{AGENTS}{slug}/token/"
-            answers = await burst(lambda i, path=path: client.post(path), RACE_REQUESTS)
+            answers = await burst(lambda i, path=path: client.post(path, json={}),
+                                  RACE_REQUESTS)
             statuses = [a.status for a in answers]
             created.append(statuses.count(201))
             conflicts.append(sum(1 for a in answers if a.status == 409

@@ -197,20 +197,29 @@ def test_delete_twice_is_idempotent(api):
 
 # --- authentication and permissions -------------------------------------------
 
-def test_anonymous_gets_401_with_basic_challenge(anon):
+def test_anonymous_gets_401_with_a_bearer_challenge_never_basic(anon):
     response = anon.get(URL)
     assert response.status_code == 401
-    assert response["WWW-Authenticate"].startswith("Basic")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
     assert response.json()["code"] == "not_authenticated"
 
 
-def test_wrong_password_is_401(anon, operator):
+def test_http_basic_is_refused_unless_turned_on(anon, operator):
+    response = anon.get(URL, HTTP_AUTHORIZATION=basic_auth("operator", PASSWORD))
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+    assert "Basic" not in response["WWW-Authenticate"]
+
+
+def test_wrong_password_is_401(anon, operator, settings):
+    settings.TAOS_API_BASIC_AUTH = True
     response = anon.get(URL, HTTP_AUTHORIZATION=basic_auth("operator", "wrong"))
     assert response.status_code == 401
     assert response.json()["code"] == "authentication_failed"
 
 
-def test_http_basic_works_for_scripts(anon, operator):
+def test_http_basic_works_for_scripts_when_turned_on(anon, operator, settings):
+    settings.TAOS_API_BASIC_AUTH = True
     response = anon.get(URL, HTTP_AUTHORIZATION=basic_auth("operator", PASSWORD))
     assert response.status_code == 200
 

@@ -75,7 +75,7 @@ def test_api_keeps_answering_when_redis_stops_mid_load(gunicorn_factory, make_us
     assert all(r.headers["Idempotent-Replayed"] == "true" for r in replays)
     assert all(r.content == done.content for r in replays)
     assert Agent.objects.count() == 1 + 30
-    health = httpx.get(f"{server.url}/healthz").json()
+    health = httpx.get(f"{server.url}/healthz", headers=headers).json()
     assert health == {"status": "ok", "database": "ok", "cache": "unavailable"}
     assert "answering from the database" in server.log_tail(400)
 
@@ -95,7 +95,7 @@ def private_postgres_site(tmp_path, gunicorn_factory):
     from tests.support.processes import ROOT
 
     cluster = PrivatePostgres().start()
-    url = cluster.create_database("taos_fault")
+    url = cluster.create_database("test_taos_fault")
     env = {**os.environ, "DATABASE_URL": url,
            "DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
            "DJANGO_SUPERUSER_USERNAME": "admin", "DJANGO_SUPERUSER_PASSWORD": "fault-pw-1234"}

@@ -39,7 +39,8 @@ def operator_headers(make_user) -> dict[str, str]:
     """Operator-token auth for the racers: no password hashing on every request."""
     user = make_user("tokenadmin", perms=TOKEN_PERMS)
     secret = services.operator_token_create(user=user, name="races").secret
-    return {"Authorization": f"Bearer {secret}"}
+    # Every POST under /api/ declares JSON, also without a body.
+    return {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
 
 
 async def _race(requests: Sequence[tuple[str, str, str]], headers: dict[str, str]

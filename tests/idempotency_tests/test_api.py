@@ -164,7 +164,8 @@ def test_well_formed_keys_are_accepted(api, key):
 
 # --- authentication and permission never touch the table ----------------------
 
-def test_wrong_password_then_right_password_with_same_key_is_401_then_201(operator):
+def test_wrong_password_then_right_password_with_same_key_is_401_then_201(operator, settings):
+    settings.TAOS_API_BASIC_AUTH = True
     client = APIClient()
     with CaptureQueriesContext(connection) as queries:
         denied = post(client, {"display_name": "Research Bot"},

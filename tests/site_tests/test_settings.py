@@ -25,8 +25,8 @@ def run_manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://root@127.0.0.1:5432/postgres",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
-    "SECRET_KEY": "k" * 20 + "production-like-secret-key-with-entropy-0123456789",
-    "TOKENS_PEPPER": "p" * 48,
+    "SECRET_KEY": "production-like-secret-key-with-entropy-0123456789-ABCDEFGHIJ",
+    "TOKENS_PEPPER": "production-like-tokens-pepper-0123456789-abcdefghij",
     "ALLOWED_HOSTS": "taos.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://taos.example.org",
     "TAOS_HTTPS": "1",

@@ -53,3 +53,22 @@ def test_agent_tokens_are_throttled_per_agent(settings):
                                    HTTP_AUTHORIZATION=f"Bearer {secret}").status_code
     assert [me(first) for _ in range(3)] == [200, 200, 429]
     assert me(second) == 200
+
+
+def test_anonymous_callers_are_counted_by_client_address_through_trusted_proxies(settings):
+    from django.contrib.auth.models import AnonymousUser
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from tinyagentos_site.throttling import principal_ident
+
+    def ident(remote: str, forwarded: str) -> str:
+        request = Request(APIRequestFactory().get("/api/schema/", REMOTE_ADDR=remote,
+                                                  HTTP_X_FORWARDED_FOR=forwarded))
+        request.user = AnonymousUser()
+        return principal_ident(request)
+
+    settings.TAOS_TRUSTED_PROXIES = ["10.0.0.1"]
+    assert ident("10.0.0.1", "198.51.100.1") == "anon:198.51.100.1"
+    assert ident("10.0.0.1", "198.51.100.2") == "anon:198.51.100.2"
+    assert ident("192.0.2.9", "198.51.100.1") == "anon:192.0.2.9"  # not a trusted proxy

@@ -1,21 +1,45 @@
 """Settings of the gunicorn servers tests and the bench start: production plus test-only bits.
 
 Started with `DJANGO_SETTINGS_MODULE=tests.support.live_settings`; nothing
-here is reachable from the production settings.
+here is reachable from the production settings. They refuse to load against
+a database that is not a test or bench one (its name starts with `test` or
+contains `bench`), and `manage.py check --deploy` fails under them
+(taos.E007), so a test-only switch cannot be turned on in production.
 """
 
 from __future__ import annotations
 
-from tinyagentos_site.env import env_str
-from tinyagentos_site.settings import *  # noqa: F403 (the production settings, then changes)
+from pathlib import Path
 
-# Racing test clients authenticate with HTTP Basic; the real hasher costs
+from django.core.exceptions import ImproperlyConfigured
+
+from tinyagentos_site.env import env_bool, env_str
+from tinyagentos_site.settings import *  # noqa: F403 (the production settings, then changes)
+from tinyagentos_site.settings import DATABASES
+
+
+def _is_test_database(name: str) -> bool:
+    base = Path(str(name)).name.lower()
+    return base.startswith("test") or "bench" in base
+
+
+if not _is_test_database(DATABASES["default"]["NAME"]):
+    raise ImproperlyConfigured(
+        f"tests.support.live_settings is test-only and the database "
+        f"{DATABASES['default']['NAME']!r} is not a test or bench database; "
+        f"production uses DJANGO_SETTINGS_MODULE=tinyagentos_site.settings.")
+
+# Racing test clients authenticate with HTTP Basic (a scripting opt-in in
+# production, on here unless a test turns it off); the real hasher costs
 # ~0.4 s of CPU a request and would spread "concurrent" requests apart.
 # PBKDF2 stays second so that passwords made with production settings work.
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.MD5PasswordHasher",
+    # MD5, counting its calls when TAOS_TEST_HASHER_COUNT_FILE is set.
+    "tests.support.counting_hasher.CountingMD5PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
+
+TAOS_API_BASIC_AUTH = env_bool("TAOS_API_BASIC_AUTH", True)
 
 # The production URLs, with POST /api/agents/ honouring X-Test-Delay.
 ROOT_URLCONF = "tests.support.live_urls"

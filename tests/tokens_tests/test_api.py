@@ -7,6 +7,9 @@ from tests.support.http_auth import bearer
 from tokens import crypto, services
 from tokens.models import AgentToken
 
+# Every POST under /api/ declares JSON, also without a body (cross-site forms cannot).
+JSON = "application/json"
+
 pytestmark = pytest.mark.django_db
 
 
@@ -15,7 +18,7 @@ def url(agent, rotate: bool = False) -> str:
 
 
 def test_post_issues_201_with_the_secret_once_in_token(token_api, agent, token_admin):
-    response = token_api.post(url(agent))
+    response = token_api.post(url(agent), content_type=JSON)
     assert response.status_code == 201
     body = response.json()
     secret = body["token"]
@@ -29,15 +32,16 @@ def test_post_issues_201_with_the_secret_once_in_token(token_api, agent, token_a
 
 
 def test_secret_responses_are_not_cached_nor_replayable(token_api, agent):
-    for response in (token_api.post(url(agent)), token_api.post(url(agent, rotate=True))):
+    for response in (token_api.post(url(agent), content_type=JSON),
+                     token_api.post(url(agent, rotate=True), content_type=JSON)):
         assert response.status_code in (200, 201)
         assert "no-store" in response["Cache-Control"]
         assert response.idempotency_replayable is False
 
 
 def test_second_post_is_409_token_already_active(token_api, agent):
-    token_api.post(url(agent))
-    response = token_api.post(url(agent))
+    token_api.post(url(agent), content_type=JSON)
+    response = token_api.post(url(agent), content_type=JSON)
     assert response.status_code == 409
     assert response["Content-Type"] == "application/problem+json"
     assert response.json()["code"] == "token_already_active"
@@ -46,7 +50,7 @@ def test_second_post_is_409_token_already_active(token_api, agent):
 
 
 def test_rotate_is_200_with_a_new_secret(token_api, agent, issued):
-    response = token_api.post(url(agent, rotate=True))
+    response = token_api.post(url(agent, rotate=True), content_type=JSON)
     assert response.status_code == 200
     secret = response.json()["token"]
     assert secret != issued.secret
@@ -86,16 +90,27 @@ def test_delete_with_overlong_reason_is_400(token_api, agent, issued):
 
 def test_unknown_agent_is_404(token_api, db):
     for method in ("get", "post", "delete"):
-        response = getattr(token_api, method)("/api/agents/nobody/token/")
+        response = getattr(token_api, method)("/api/agents/nobody/token/", content_type=JSON)
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
-    assert token_api.post("/api/agents/nobody/token/rotate/").status_code == 404
+    assert token_api.post("/api/agents/nobody/token/rotate/", content_type=JSON).status_code == 404
 
 
 def test_anonymous_is_401(anon, agent):
     for method, target in [("get", url(agent)), ("post", url(agent)),
                            ("delete", url(agent)), ("post", url(agent, rotate=True))]:
-        assert getattr(anon, method)(target).status_code == 401
+        assert getattr(anon, method)(target, content_type=JSON).status_code == 401
+
+
+def test_posts_that_a_cross_site_form_could_send_are_refused(token_api, agent):
+    for content_type in (None, "application/x-www-form-urlencoded", "multipart/form-data",
+                         "text/plain"):
+        for target in (url(agent), url(agent, rotate=True)):
+            kwargs = {"content_type": content_type} if content_type else {}
+            response = token_api.post(target, **kwargs)
+            assert response.status_code == 415, (content_type, target)
+            assert response.json()["code"] == "unsupported_media_type"
+    assert not AgentToken.objects.filter(agent=agent).exists()
 
 
 @pytest.mark.parametrize("perms, method, rotate, allowed", [
@@ -114,7 +129,7 @@ def test_operators_need_model_permissions(make_user, agent, perms, method, rotat
         services.token_issue(agent=agent)
     client = APIClient()
     client.force_authenticate(make_user("someone", perms=perms))
-    response = getattr(client, method)(url(agent, rotate=rotate))
+    response = getattr(client, method)(url(agent, rotate=rotate), content_type=JSON)
     if allowed:
         assert response.status_code < 300
     else:
@@ -123,14 +138,15 @@ def test_operators_need_model_permissions(make_user, agent, perms, method, rotat
 
 
 def test_agent_token_is_refused_with_its_own_code(agent, issued):
-    response = APIClient().post(url(agent, rotate=True), **bearer(issued.secret))
+    response = APIClient().post(url(agent, rotate=True), content_type=JSON,
+                                **bearer(issued.secret))
     assert response.status_code == 403
     assert response.json()["code"] == "agent_token_forbidden"
 
 
 def test_operator_token_can_manage_agent_tokens(token_admin, make_operator_token, agent):
     operator_secret = make_operator_token(token_admin).secret
-    response = APIClient().post(url(agent), **bearer(operator_secret))
+    response = APIClient().post(url(agent), content_type=JSON, **bearer(operator_secret))
     assert response.status_code == 201
     assert AgentToken.objects.get(agent=agent).created_by == token_admin
 

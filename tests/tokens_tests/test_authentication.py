@@ -177,11 +177,12 @@ def test_token_with_other_pepper_is_unknown(issued, settings):
     assert me(issued.secret).json()["code"] == "token_unknown"
 
 
-def test_anonymous_challenge_names_basic_and_bearer(db):
+def test_anonymous_challenge_names_bearer_only(db, settings):
+    settings.TAOS_API_BASIC_AUTH = True  # also with Basic on: a browser must never cache a password
     response = APIClient().get(ME)
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
-    assert response["WWW-Authenticate"] == 'Basic realm="api", Bearer realm="api"'
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
 
 
 # --- agents reach only their own agent ---------------------------------------
@@ -198,7 +199,8 @@ def test_agent_token_cannot_use_operator_endpoints(issued, agent, other_agent):
         ("delete", f"/api/agents/{other_agent.name}/token/"),
         ("post", f"/api/agents/{other_agent.name}/token/"),
     ]:
-        response = getattr(client, method)(url, **bearer(issued.secret))
+        response = getattr(client, method)(url, content_type="application/json",
+                                           **bearer(issued.secret))
         assert response.status_code == 403, (method, url)
     assert AgentToken.objects.active().filter(agent=other_agent).count() == 0
     assert AgentToken.objects.active().get(agent=agent) == issued.token
@@ -262,6 +264,7 @@ def test_unusable_operator_tokens_get_401(operator, make_operator_token, change,
     assert response.json()["code"] == code
 
 
-def test_http_basic_still_works_after_the_bearer_classes(operator):
+def test_http_basic_still_works_after_the_bearer_classes(operator, settings):
+    settings.TAOS_API_BASIC_AUTH = True
     response = APIClient().get("/api/agents/", HTTP_AUTHORIZATION=basic_auth("operator"))
     assert response.status_code == 200

@@ -24,7 +24,8 @@ def test_issue_rotate_and_authentication_never_log_the_secret(
         with caplog.at_level(logging.DEBUG), CaptureQueriesContext(connection) as ctx:
             issued = services.token_issue(agent=agent)
             seen.append(issued.secret)
-            rotated = token_api.post(f"/api/agents/{agent.name}/token/rotate/").json()["token"]
+            rotated = token_api.post(f"/api/agents/{agent.name}/token/rotate/",
+                                     content_type="application/json").json()["token"]
             seen.append(rotated)
             assert APIClient().get("/api/agent/me/", **bearer(rotated)).status_code == 200
             assert APIClient().get("/api/agent/me/", **bearer(issued.secret)).status_code == 401

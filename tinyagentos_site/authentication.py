@@ -1,0 +1,64 @@
+"""HTTP Basic on the API: a scripting opt-in (TAOS_API_BASIC_AUTH), never a browser challenge.
+
+A browser that was once challenged for Basic credentials caches them and
+sends them with any later request to the site, also a cross-site form's, and
+Basic checks no CSRF token. So the API never challenges for Basic (anonymous
+callers are told about Bearer only), and it accepts Basic only when the
+operator turned it on for scripts. Password checks go through the lockout
+(tinyagentos_site/backends.py); a locked-out one answers 429.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import exceptions, status
+from rest_framework.authentication import BasicAuthentication, get_authorization_header
+from rest_framework.request import Request
+
+from tinyagentos_site.backends import lockout_of
+from tinyagentos_site.error_codes import ErrorCode
+
+
+class AuthenticationLockedOut(exceptions.APIException):
+    """429 with `Retry-After`; not an errors.ApiError, whose module imports DRF's
+    views, which import the authentication classes: this module."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = ErrorCode.AUTHENTICATION_LOCKED_OUT
+    default_detail = "Too many failed authentication attempts; retry later."
+
+    def __init__(self, retry_after: int):
+        super().__init__(f"Too many failed authentication attempts; retry in {retry_after} s.")
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+def locked_out(retry_after: int) -> AuthenticationLockedOut:
+    return AuthenticationLockedOut(retry_after)
+
+
+class OptInBasicAuthentication(BasicAuthentication):
+    """`Authorization: Basic ...` when TAOS_API_BASIC_AUTH is on; refused otherwise."""
+
+    def authenticate(self, request: Request) -> tuple[Any, None] | None:
+        if not settings.TAOS_API_BASIC_AUTH:
+            parts = get_authorization_header(request).split()
+            if parts and parts[0].lower() == b"basic":
+                raise exceptions.AuthenticationFailed(
+                    "HTTP Basic authentication is turned off on this site; use a token.",
+                    code=ErrorCode.AUTHENTICATION_FAILED)
+            return None
+        return super().authenticate(request)
+
+    def authenticate_credentials(self, userid: str, password: str,
+                                 request: Request | None = None) -> tuple[Any, None]:
+        try:
+            return super().authenticate_credentials(userid, password, request)
+        except exceptions.AuthenticationFailed:
+            if (lockout := lockout_of(request)) is not None:
+                raise locked_out(lockout.retry_after) from None
+            raise
+
+    def authenticate_header(self, request: Request) -> None:
+        return None  # never a Basic challenge: browsers would cache the password
