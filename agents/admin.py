@@ -32,6 +32,11 @@ class AgentAdmin(admin.ModelAdmin):
     ]
     actions = ["archive"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        # Archive, never delete: deleting would take the agent's token and deploy
+        # history with it and free its slug for someone else.
+        return False
+
     def save_model(self, request: HttpRequest, obj: Agent, form, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data}
         if change:

@@ -58,7 +58,10 @@ class DeployTaskAdmin(admin.ModelAdmin):
     actions = ["retry"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # deploys start from the API, which creates the agent too
+        return False  # deploys start from the agent's page or "Deploy new agent"
+
+    def has_delete_permission(self, request: HttpRequest, obj: DeployTask | None = None) -> bool:
+        return False  # deploy history is kept
 
     @admin.display(description="stale", boolean=True)
     def stale(self, obj: DeployTask) -> bool:

@@ -48,6 +48,7 @@ class ErrorCode(enum.StrEnum):
     USER_INACTIVE = "user_inactive"
     AGENT_TOKEN_REQUIRED = "agent_token_required"
     AGENT_TOKEN_FORBIDDEN = "agent_token_forbidden"
+    OPERATOR_TOKEN_FOR_OTHERS_FORBIDDEN = "operator_token_for_others_forbidden"
 
     # Agents, tokens, deploys.
     AGENT_NAME_EXHAUSTED = "agent_name_exhausted"

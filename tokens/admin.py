@@ -18,7 +18,7 @@ from django.utils.cache import add_never_cache_headers
 
 from tinyagentos_site.error_codes import ErrorCode
 from tokens import services
-from tokens.errors import TokenAlreadyActive
+from tokens.errors import OperatorTokenForOthersForbidden, TokenAlreadyActive
 from tokens.models import AgentToken, OperatorToken
 
 SECRET_TEMPLATE = "admin/tokens/secret.html"
@@ -45,9 +45,23 @@ class AgentTokenAddForm(forms.ModelForm):
 
 
 class OperatorTokenAddForm(forms.ModelForm):
+    """Add an operator token: for yourself, or for anyone if you may (see the service)."""
+
+    actor: Any = None  # the requesting user, set by OperatorTokenAdmin.get_form
+
     class Meta:
         model = OperatorToken
         fields = ["user", "name", "expires_at"]
+
+    def clean_user(self) -> Any:
+        user = self.cleaned_data["user"]
+        if self.actor is not None and not services.may_add_operator_token_for(
+                actor=self.actor, user=user):
+            raise forms.ValidationError(
+                OperatorTokenForOthersForbidden.default_detail,
+                code=ErrorCode.OPERATOR_TOKEN_FOR_OTHERS_FORBIDDEN,
+            )
+        return user
 
 
 class SecretPageMixin:
@@ -64,6 +78,9 @@ class SecretPageMixin:
         response = TemplateResponse(request, SECRET_TEMPLATE, context)
         add_never_cache_headers(response)
         return response
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke, never delete: revoked tokens are the audit trail
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -159,11 +176,30 @@ class OperatorTokenAdmin(SecretPageMixin, admin.ModelAdmin):
     def label(self, obj: OperatorToken) -> str:
         return f"{obj.name} for {obj.user.get_username()} ({obj.prefix}…)"
 
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form = type(form.__name__, (form,), {"actor": request.user})
+        return form
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            # Offer only the users this user may make a token for.
+            if not services.may_add_operator_tokens_for_others(actor=request.user):
+                kwargs["queryset"] = db_field.related_model._default_manager.filter(
+                    pk=request.user.pk)
+                # Another user's id is then "not a valid choice": say why.
+                kwargs["error_messages"] = {
+                    "invalid_choice": OperatorTokenForOthersForbidden.default_detail}
+            kwargs.setdefault("initial", request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def issue(self, request: HttpRequest, form: OperatorTokenAddForm
               ) -> services.IssuedOperatorToken:
         data = form.cleaned_data
         return services.operator_token_create(user=data["user"], name=data["name"],
-                                              expires_at=data["expires_at"])
+                                              expires_at=data["expires_at"],
+                                              actor=request.user)
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[OperatorToken]) -> None:

@@ -10,6 +10,9 @@ from tokens.crypto import DIGEST_LENGTH, PREFIX_MAX_LENGTH
 
 REVOKE_REASON_MAX_LENGTH = 255
 OPERATOR_TOKEN_NAME_MAX_LENGTH = 64
+# Without it (or superuser status) a user adds operator tokens for themselves only.
+ADD_FOR_OTHERS_CODENAME = "add_operatortoken_for_others"
+ADD_FOR_OTHERS_PERMISSION = f"tokens.{ADD_FOR_OTHERS_CODENAME}"
 
 
 class TokenQuerySet(models.QuerySet):
@@ -93,6 +96,9 @@ class OperatorToken(BaseToken):
 
     class Meta(BaseToken.Meta):
         verbose_name = "operator token"
+        permissions = [
+            (ADD_FOR_OTHERS_CODENAME, "Can add operator tokens for other users"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["prefix"], name="uniq_operatortoken_prefix"),
         ]
