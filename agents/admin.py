@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from agents import services
 from agents.models import Agent
 from agents.naming import clean_display_name
+from idempotency.forms import IdempotentAddMixin
 
 
 class AgentAdminForm(forms.ModelForm):
@@ -20,7 +21,7 @@ class AgentAdminForm(forms.ModelForm):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
     form = AgentAdminForm
     list_display = ["name", "display_name", "status", "framework", "host", "created_at"]
     list_filter = ["status", "framework"]

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from idempotency.forms import IdempotentAddMixin, record_created
 from tinyagentos_site.error_codes import ErrorCode
 from tokens import services
 from tokens.errors import OperatorTokenForOthersForbidden, TokenAlreadyActive
@@ -64,8 +65,19 @@ class OperatorTokenAddForm(forms.ModelForm):
         return user
 
 
-class SecretPageMixin:
-    """Render the show-once page for new secrets; keep the change form read-only."""
+SHOWN_ONCE_MESSAGE = (
+    "This form was already submitted: it made {label}, whose secret was shown to that "
+    "first submit only and cannot be shown again. Nothing new was made; rotate the token "
+    "for a new secret."
+)
+
+
+class SecretPageMixin(IdempotentAddMixin):
+    """Render the show-once page for new secrets; keep the change form read-only.
+
+    The add form runs once per rendering: a repeated submit lands on the new
+    token's page, without its secret (SHOWN_ONCE_MESSAGE).
+    """
 
     def secret_page(self, request: HttpRequest, *, title: str,
                     secrets: list[tuple[str, str]]) -> HttpResponse:
@@ -110,6 +122,8 @@ class SecretPageMixin:
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None
                      ) -> HttpResponse:
+        record_created(request, location=self.object_page(request, obj),
+                       replay_message=SHOWN_ONCE_MESSAGE.format(label=self.label(obj)))
         return self.secret_page(request, title=f"New {self.model._meta.verbose_name}",
                                 secrets=[(self.label(obj), obj._issued_secret)])
 
