@@ -58,6 +58,7 @@ class ErrorCode(enum.StrEnum):
     DEPLOY_IN_PROGRESS = "deploy_in_progress"
     DEPLOY_NOT_RETRYABLE = "deploy_not_retryable"
     AGENT_ARCHIVED = "agent_archived"
+    AGENT_NOT_DEPLOYABLE = "agent_not_deployable"
 
     # Idempotency.
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
