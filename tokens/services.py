@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from agents.services import agent_archive
 from tinyagentos_site.db import is_unique_violation
 from tinyagentos_site.error_codes import ErrorCode
 from tokens import crypto
@@ -168,6 +169,24 @@ def token_revoke(*, agent: Agent, actor: User | None = None, reason: str = "") -
     if count:
         logger.info("agent token of agent %s revoked", agent.name)
     return count
+
+
+def agent_archive_with_token(*, agent: Agent, revoke_token: bool, actor: User | None = None
+                             ) -> int:
+    """Archive `agent`, and revoke its active token if `revoke_token`; return how many revoked.
+
+    Archiving alone revokes nothing: an archived agent's token keeps working
+    until it is revoked, which is the caller's explicit choice.
+    """
+    with transaction.atomic():
+        locked = _lock_agent(agent)
+        revoked = 0
+        if revoke_token:
+            revoked = _revoke_active(agent=locked, actor=actor, reason="agent archived",
+                                     now=timezone.now())
+        agent_archive(agent=agent)
+    logger.info("agent %s archived (%s token revoked)", agent.name, revoked)
+    return revoked
 
 
 def tokens_revoke_selected(*, tokens: list[AgentToken], actor: User | None = None,

@@ -240,3 +240,53 @@ def test_the_dedicated_permission_allows_tokens_for_others(world, make_user):
                            {"user": world["root"].pk, "name": "for-root",
                             "expires_at_0": "", "expires_at_1": ""})
     assert SECRET_RE.search(response.content.decode()) is not None
+
+
+def agent_buttons() -> list[tuple[str, str]]:
+    """The agent page's own admin views (get_urls of the deploys and tokens apps)."""
+    agent = Agent.objects.get(name="deployed-bot")
+    task = DeployTask.objects.get(agent=agent)
+    DeployTask.objects.filter(pk=task.pk).update(state="failed")
+    return [
+        ("post", reverse("admin:agents_agent_token", args=[agent.pk, "issue"])),
+        ("post", reverse("admin:agents_agent_token", args=[agent.pk, "rotate"])),
+        ("post", reverse("admin:agents_agent_token", args=[agent.pk, "revoke"])),
+        ("get", reverse("admin:agents_agent_archive", args=[agent.pk])),
+        ("post", reverse("admin:agents_agent_archive", args=[agent.pk])),
+        ("post", reverse("admin:agents_agent_deploy", args=[agent.pk])),
+        ("post", reverse("admin:agents_agent_deploy_retry", args=[agent.pk, task.pk])),
+        ("get", reverse("admin:agents_agent_deploy_new")),
+        ("post", reverse("admin:agents_agent_deploy_new")),
+    ]
+
+
+BUTTON_DATA = {"revoke_token": "on", "display_name": "Sneaky", "framework": "f", "model": "m",
+               "color": "#888888", "_idempotency_key": "form-walk"}
+
+
+@pytest.mark.parametrize("who", ["viewer", "adder"])
+def test_staff_without_the_permissions_are_refused_every_agent_page_button(world, who):
+    buttons = agent_buttons()
+    client = client_for(world[who])
+    before = snapshot()
+    for method, url in buttons:
+        response = getattr(client, method)(url, BUTTON_DATA if method == "post" else None)
+        assert response.status_code == 403, (who, method, url)
+    assert snapshot() == before
+
+
+def test_non_staff_get_the_login_page_for_every_agent_page_button(world):
+    buttons = agent_buttons()
+    client = client_for(world["outsider"])
+    before = snapshot()
+    for method, url in buttons:
+        response = getattr(client, method)(url, BUTTON_DATA if method == "post" else None)
+        assert response.status_code == 302 and "/login/" in response["Location"], url
+    assert snapshot() == before
+
+
+def test_superuser_may_use_every_agent_page_button(world):
+    client = client_for(world["root"])
+    for method, url in agent_buttons():
+        response = getattr(client, method)(url, BUTTON_DATA if method == "post" else None)
+        assert response.status_code in (200, 302), (method, url)
