@@ -14,12 +14,15 @@ from django.urls import reverse
 
 from agents.models import Agent
 from agents.services import agent_create
+from deploys.models import DeployTask
 from tests.support.admin_session import (
     SECRET_RE,
     admin_login,
     post_concurrently,
     rendered_form,
 )
+from tests.support.deploy_command import DeployCommand
+from tests.support.task_workers import TaskWorker
 from tokens.models import AgentToken, OperatorToken
 
 pytestmark = [pytest.mark.live]
@@ -82,3 +85,29 @@ def test_16_concurrent_submits_of_one_operator_token_form_add_one_token(session,
     token = OperatorToken.objects.get()
     secret_once(responses, reverse("admin:tokens_operatortoken_change", args=[token.pk]),
                 gunicorn_server.log_tail())
+
+
+def test_16_concurrent_submits_of_one_deploy_form_deploy_one_agent_once(
+        gunicorn_factory, make_user, tmp_path):
+    make_user("root", superuser=True)
+    recorder = DeployCommand(tmp_path / "deploys.jsonl")
+    env = {"DEPLOY_BACKEND": "command", "DEPLOY_COMMAND": recorder.command()}
+    server = gunicorn_factory(workers=4, **env)
+    session = admin_login(server.url, "root")
+    path = reverse("admin:agents_agent_deploy_new")
+    data = {**rendered_form(session, path), "display_name": "Deployed Bot",
+            "framework": "smolagents", "model": "qwen2.5:7b", "color": "#888888"}
+    responses = post_concurrently(session, path, data, RACERS)
+    session.close()
+    agent = Agent.objects.get()
+    assert_all_land_on(responses, reverse("admin:agents_agent_change", args=[agent.pk]),
+                       server.log_tail())
+
+    worker = TaskWorker(env=env, args=("--batch",), log_path=tmp_path / "worker.log").start()
+    try:
+        assert worker.wait(timeout=120) == 0, worker.log()
+    finally:
+        worker.stop()
+    assert DeployTask.objects.get().state == "succeeded"
+    assert AgentToken.objects.active().filter(agent=agent).count() == 1
+    assert len(recorder.starts()) == 1  # the backend ran once
