@@ -25,8 +25,10 @@ from deploys.backends import NO_BACKEND_REASON, backend_name
 from deploys.models import DeployTask
 from idempotency.forms import (
     FORM_KEY_FIELD,
+    key_in_url,
     new_form_key,
     record_created,
+    redirect_with_new_key,
     reused_key_error,
     submit_once,
 )
@@ -178,7 +180,10 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
         if not self.may_deploy_new(request):
             raise PermissionDenied
         if request.method != "POST":
-            return self._render_deploy_new(request, DeployNewAgentForm())
+            key = key_in_url(request)
+            if key is None:
+                return redirect_with_new_key(request)
+            return self._render_deploy_new(request, DeployNewAgentForm(), key=key)
         form = DeployNewAgentForm(request.POST)
 
         def run() -> HttpResponse:

@@ -59,6 +59,27 @@ def new_form_key() -> str:
     return "form-" + secrets.token_urlsafe(24)
 
 
+def key_in_url(request: HttpRequest) -> str | None:
+    """Return the form key in the URL of a form's page (`?_idempotency_key=`), if valid."""
+    try:
+        return parse_key(request.GET.get(FORM_KEY_FIELD, ""))
+    except IdempotencyKeyInvalid:
+        return None
+
+
+def redirect_with_new_key(request: HttpRequest) -> HttpResponseRedirect:
+    """Redirect a form page's GET to itself with a new key in its URL.
+
+    The key then belongs to the page's history entry: a browser going Back
+    to the form (or reloading it) renders the same key again, whatever it
+    caches, so saving it again replays the first save instead of making a
+    second object. A new link to the form gets a new key.
+    """
+    query = request.GET.copy()
+    query[FORM_KEY_FIELD] = new_form_key()
+    return HttpResponseRedirect(f"{request.path}?{query.urlencode()}")
+
+
 def form_fingerprint(request: HttpRequest) -> str:
     """Return the fingerprint of a form POST: path and data, without the CSRF token and key."""
     data = sorted(
@@ -195,7 +216,13 @@ class IdempotentAddMixin:
 
     def add_view(self, request: HttpRequest, form_url: str = "",
                  extra_context: dict[str, Any] | None = None) -> HttpResponseBase:
-        extra_context = {**(extra_context or {}), "idempotency_form_key": new_form_key(),
+        if request.method == "GET" and self.has_add_permission(request):
+            key = key_in_url(request)
+            if key is None:
+                return redirect_with_new_key(request)
+        else:
+            key = request.POST.get(FORM_KEY_FIELD) or new_form_key()  # a re-rendered form
+        extra_context = {**(extra_context or {}), "idempotency_form_key": key,
                          "idempotency_form_key_field": FORM_KEY_FIELD}
         return super().add_view(request, form_url, extra_context)
 

@@ -123,7 +123,7 @@ def test_the_retry_button_retries_a_failed_deploy(browser, no_backend):
 def test_deploy_new_agent_form_runs_once(browser, deploy_command):
     deploy_command()
     url = reverse("admin:agents_agent_deploy_new")
-    [key] = KEY_RE.findall(browser.get(url).content.decode())
+    [key] = KEY_RE.findall(browser.get(url, follow=True).content.decode())
     form = {"display_name": "Deployed Bot", "framework": "smolagents", "model": "m",
             "color": "#888888", FORM_KEY_FIELD: key}
     first, second = browser.post(url, form), browser.post(url, form)

@@ -40,7 +40,7 @@ def browser(root) -> Client:
 
 
 def rendered_key(client: Client, url: str) -> str:
-    [key] = KEY_RE.findall(client.get(url).content.decode())
+    [key] = KEY_RE.findall(client.get(url, follow=True).content.decode())
     return key
 
 
@@ -56,6 +56,15 @@ def said(response) -> list[str]:
 
 def test_each_rendering_of_the_add_form_carries_a_new_key(browser):
     assert rendered_key(browser, AGENT_ADD) != rendered_key(browser, AGENT_ADD)
+
+
+def test_the_key_is_in_the_form_pages_url_so_back_and_reload_render_it_again(browser):
+    response = browser.get(AGENT_ADD)
+    assert response.status_code == 302
+    with_key = response["Location"]
+    assert with_key.startswith(AGENT_ADD + f"?{FORM_KEY_FIELD}=form-")
+    keys = {KEY_RE.findall(browser.get(with_key).content.decode())[0] for _ in range(2)}
+    assert keys == {with_key.rsplit("=", 1)[1]}
 
 
 def test_a_double_submit_makes_one_agent_and_lands_twice_on_its_page(browser):

@@ -135,7 +135,7 @@ def test_superuser_sees_every_page_and_may_delete_nothing(world):
             assert client.get(pages[name]).status_code == 200, pages[name]
         expected_add = 200 if model_admin.has_add_permission(
             type("R", (), {"user": world["root"]})()) else 403
-        assert client.get(pages["add"]).status_code == expected_add, pages["add"]
+        assert client.get(pages["add"], follow=True).status_code == expected_add, pages["add"]
         # Archive or revoke, never delete: no delete page, no delete action.
         before = snapshot()
         assert client.get(pages["delete"]).status_code == 403, pages["delete"]
@@ -168,7 +168,7 @@ def test_view_only_staff_reads_everything_and_changes_nothing(world):
 def test_operator_token_adder_adds_for_themselves_only(world):
     client = client_for(world["adder"])
     add = reverse("admin:tokens_operatortoken_add")
-    page = client.get(add).content.decode()
+    page = client.get(add, follow=True).content.decode()
     # The user field offers the adder alone.
     assert f'value="{world["adder"].pk}"' in page
     assert f'value="{world["root"].pk}"' not in page
@@ -255,7 +255,7 @@ def agent_buttons() -> list[tuple[str, str]]:
         ("post", reverse("admin:agents_agent_archive", args=[agent.pk])),
         ("post", reverse("admin:agents_agent_deploy", args=[agent.pk])),
         ("post", reverse("admin:agents_agent_deploy_retry", args=[agent.pk, task.pk])),
-        ("get", reverse("admin:agents_agent_deploy_new")),
+        ("get", reverse("admin:agents_agent_deploy_new") + "?_idempotency_key=form-k"),
         ("post", reverse("admin:agents_agent_deploy_new")),
     ]
 

@@ -29,7 +29,7 @@ def admin_login(base_url: str, username: str, password: str = PASSWORD) -> httpx
 
 def rendered_form(client: httpx.Client, path: str) -> dict[str, str]:
     """Render the form at `path` once; return its CSRF token and one-time key as form data."""
-    page = client.get(path)
+    page = client.get(path, follow_redirects=True)  # to the form's URL with its key
     assert page.status_code == 200, page.text[:500]
     csrf = CSRF_RE.findall(page.text)[0]  # the logout form has one too
     [key] = FORM_KEY_RE.findall(page.text)
