@@ -308,6 +308,11 @@ def test_the_agent_page_issues_rotates_revokes_deploys_retries_and_archives(
     assert api(server, "/api/agents/token-bot/").json()["status"] == "archived"
     assert api(server, "/api/agents/token-bot/token/").status_code == 404
 
+    # The index counts it: one archived agent.
+    page.goto("/admin/")
+    expect()(page.locator("#fleet-summary .fleet-archived")).to_have_text("1")
+    screenshot(page, "12-admin-index-fleet")
+
 
 def test_admin_shows_the_idempotency_records_of_api_creates(page, server):
     key = "browser-test-key-0001"
