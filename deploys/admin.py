@@ -133,12 +133,6 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
 
     # The buttons.
 
-    def _agent_or_404(self, request: HttpRequest, object_id: str) -> Agent:
-        agent = self.get_object(request, object_id)
-        if agent is None:
-            raise Http404("No such agent.")
-        return agent
-
     def _said_deploy(self, task: DeployTask) -> str:
         if task.state == DeployTask.State.SKIPPED:
             return f"Deploy #{task.pk} of {task.agent.name} skipped: {task.error}"
@@ -149,7 +143,7 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.may_deploy(request):
             raise PermissionDenied
-        agent = self._agent_or_404(request, object_id)
+        agent = self.agent_or_404(request, object_id)
         try:
             task = services.deploy_existing(agent=agent, actor=request.user)
         except ApiError as exc:
@@ -163,7 +157,7 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
             return HttpResponseNotAllowed(["POST"])
         if not self.may_retry(request):
             raise PermissionDenied
-        agent = self._agent_or_404(request, object_id)
+        agent = self.agent_or_404(request, object_id)
         task = agent.deploy_tasks.filter(pk=task_id).first()
         if task is None:
             raise Http404("No such deploy of this agent.")

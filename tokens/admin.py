@@ -298,7 +298,8 @@ class AgentTokenPanelMixin:
             and agent.status != agent.Status.ARCHIVED,
         }}
 
-    def _agent_or_404(self, request: HttpRequest, object_id: str) -> Any:
+    def agent_or_404(self, request: HttpRequest, object_id: str) -> Any:
+        """Return the agent `object_id` (as the admin finds it), or raise Http404."""
         agent = self.get_object(request, object_id)
         if agent is None:
             raise Http404("No such agent.")
@@ -312,7 +313,7 @@ class AgentTokenPanelMixin:
             raise Http404("No such token operation.")
         if not self.token_permissions(request)[operation]:
             raise PermissionDenied
-        agent = self._agent_or_404(request, object_id)
+        agent = self.agent_or_404(request, object_id)
         page = self.object_page(request, agent)
         if operation == "revoke":
             count = services.token_revoke(agent=agent, actor=request.user,
@@ -344,7 +345,7 @@ class AgentTokenPanelMixin:
         return submit_once(request, run=run, on_reused=on_reused)
 
     def archive_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        agent = self._agent_or_404(request, object_id)
+        agent = self.agent_or_404(request, object_id)
         if not self.has_change_permission(request, agent):
             raise PermissionDenied
         may_revoke = self.token_permissions(request)["revoke"]

@@ -59,7 +59,8 @@ class BaseToken(models.Model):
 class AgentToken(BaseToken):
     """An agent's API token. At most one is active (not revoked) per agent."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="tokens")
+    # PROTECT: a token is the agent's history; agents are archived, never deleted.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="tokens")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", editable=False,
@@ -86,8 +87,9 @@ class AgentToken(BaseToken):
 class OperatorToken(BaseToken):
     """A personal API token of a Django user; a user may hold several."""
 
+    # PROTECT: deleting a user must not silently delete the record of their tokens.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_tokens"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="operator_tokens"
     )
     name = models.CharField(
         max_length=OPERATOR_TOKEN_NAME_MAX_LENGTH,

@@ -290,3 +290,25 @@ def test_superuser_may_use_every_agent_page_button(world):
     for method, url in agent_buttons():
         response = getattr(client, method)(url, BUTTON_DATA if method == "post" else None)
         assert response.status_code in (200, 302), (method, url)
+
+
+def test_deleting_a_user_in_the_admin_keeps_their_operator_tokens(world):
+    client = client_for(world["root"])
+    holder = world["viewer"]
+    token_services.operator_token_create(user=holder, name="kept")
+    url = reverse("admin:auth_user_delete", args=[holder.pk])
+    page = client.get(url).content.decode()
+    assert "Cannot delete user" in page  # the protected tokens are listed
+    client.post(url, {"post": "yes"})
+    assert User.objects.filter(pk=holder.pk).exists()
+    assert OperatorToken.objects.filter(user=holder, name="kept").exists()
+
+
+def test_history_protects_agents_from_deletion_by_any_code_path(world):
+    from django.db.models import ProtectedError
+
+    agent = Agent.objects.get(name="deployed-bot")  # it has a token and a deploy task
+    with pytest.raises(ProtectedError):
+        agent.delete()
+    assert AgentToken.objects.filter(agent=agent).exists()
+    assert DeployTask.objects.filter(agent=agent).exists()
