@@ -12,11 +12,14 @@ from rest_framework.routers import SimpleRouter
 from tests.support.live_views import DelayedAgentViewSet
 from tinyagentos_site import urls as site_urls
 
-# Registered like agents/urls.py registers AgentViewSet, and matched first.
+# Registered like agents/urls.py registers AgentViewSet, and matched before it;
+# the deploy routes still come first, as in production (`agents/deploy/` is
+# not an agent's slug).
 router = SimpleRouter()
 router.register("agents", DelayedAgentViewSet, basename="agent")
 
-urlpatterns = [path("api/", include(router.urls)), *site_urls.urlpatterns]
+urlpatterns = [path("api/", include("deploys.urls")), path("api/", include(router.urls)),
+               *site_urls.urlpatterns]
 
 handler400 = site_urls.handler400
 handler403 = site_urls.handler403
