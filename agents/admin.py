@@ -8,6 +8,7 @@ from django.http import HttpRequest
 from agents import services
 from agents.models import Agent
 from agents.naming import clean_display_name
+from idempotency.forms import IdempotentAddMixin
 
 
 class AgentAdminForm(forms.ModelForm):
@@ -20,7 +21,7 @@ class AgentAdminForm(forms.ModelForm):
 
 
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
+class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
     form = AgentAdminForm
     list_display = ["name", "display_name", "status", "framework", "host", "created_at"]
     list_filter = ["status", "framework"]
@@ -31,6 +32,11 @@ class AgentAdmin(admin.ModelAdmin):
         "can_read_user_memory", "framework", "model", "created_at", "updated_at",
     ]
     actions = ["archive"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        # Archive, never delete: deleting would take the agent's token and deploy
+        # history with it and free its slug for someone else.
+        return False
 
     def save_model(self, request: HttpRequest, obj: Agent, form, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data}

@@ -4,24 +4,227 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.template.response import TemplateResponse
+from django.urls import path
 
-from agents.admin import AgentAdmin
+from agents.admin import AgentAdmin, AgentAdminForm
 from agents.models import Agent
 from deploys import services
 from deploys.backends import NO_BACKEND_REASON, backend_name
 from deploys.models import DeployTask
-from tinyagentos_site.errors import Conflict
+from idempotency.forms import (
+    FORM_KEY_FIELD,
+    key_in_url,
+    new_form_key,
+    record_created,
+    redirect_with_new_key,
+    reused_key_error,
+    submit_once,
+)
+from tinyagentos_site.errors import ApiError, Conflict
+from tokens.admin import AgentTokenPanelMixin
+
+RECENT_DEPLOYS = 5
+LOG_TAIL_SHOWN_CHARS = 2000
 
 
-class AgentWithDeployAdmin(AgentAdmin):
-    """The registry's agent admin, with each agent's latest deploy (this app's addition)."""
+class DeployNewAgentForm(AgentAdminForm):
+    """What `POST /api/agents/deploy/` takes: an agent's fields, framework and model required."""
+
+    class Meta(AgentAdminForm.Meta):
+        fields = ["display_name", "framework", "model", "host", "qmd_index", "color", "emoji",
+                  "can_read_user_memory"]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for name in ("framework", "model"):
+            self.fields[name].required = True
+
+
+class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
+    """The registry's agent admin, with this app's additions: deploys and the agent's token.
+
+    The agent's page shows its token (tokens/admin.py, AgentTokenPanelMixin)
+    and its recent deploys, with Deploy and Retry buttons; the list has a
+    "Deploy new agent" form and a deploy action. Each button is a POST that
+    checks permissions and calls a service.
+    """
 
     list_display = [*AgentAdmin.list_display, "latest_deploy"]
     readonly_fields = [*AgentAdmin.readonly_fields, "latest_deploy"]
     fields = [*AgentAdmin.fields, "latest_deploy"]
+    actions = [*AgentAdmin.actions, "deploy"]
+    change_form_template = "admin/deploys/agent/change_form.html"
+    change_list_template = "admin/deploys/agent/change_list.html"
+    deploy_new_template = "admin/deploys/agent/deploy_new.html"
+
+    def get_urls(self) -> list[Any]:
+        info = (self.opts.app_label, self.opts.model_name)
+        view = self.admin_site.admin_view
+        return [
+            path("deploy-new/", view(self.deploy_new_view), name="%s_%s_deploy_new" % info),
+            path("<path:object_id>/deploy/", view(self.deploy_view), name="%s_%s_deploy" % info),
+            path("<path:object_id>/deploy/<int:task_id>/retry/", view(self.retry_view),
+                 name="%s_%s_deploy_retry" % info),
+            *super().get_urls(),
+        ]
+
+    # Permissions of this app's buttons.
+
+    def may_deploy(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("deploys.add_deploytask")
+
+    def may_retry(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("deploys.change_deploytask")
+
+    def may_deploy_new(self, request: HttpRequest) -> bool:
+        return self.has_add_permission(request) and self.may_deploy(request)
+
+    def has_deploy_permission(self, request: HttpRequest) -> bool:
+        return self.may_deploy(request)
+
+    # The agent's page and the list.
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        agent = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if agent is not None and request.method == "GET":
+            extra_context.update(self.token_panel_context(request, agent))
+            extra_context.update(self.deploy_panel_context(request, agent))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def changelist_view(self, request: HttpRequest,
+                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        extra_context = {**(extra_context or {}),
+                         "may_deploy_new": self.may_deploy_new(request)}
+        return super().changelist_view(request, extra_context)
+
+    def deploy_panel_context(self, request: HttpRequest, agent: Agent) -> dict[str, Any]:
+        may_view = request.user.has_perm("deploys.view_deploytask") or self.may_retry(request)
+        tasks = list(agent.deploy_tasks.order_by("-created_at", "-id")[:RECENT_DEPLOYS]
+                     ) if may_view else []
+        active = any(task.state in DeployTask.ACTIVE_STATES and not task.stale_reason
+                     for task in tasks)
+        rows = [{
+            "task": task, "stale": task.stale_reason,
+            "log_tail": task.log_tail[-LOG_TAIL_SHOWN_CHARS:],
+            "retryable": index == 0 and (task.state in services.RETRYABLE_STATES
+                                         or bool(task.stale_reason)),
+        } for index, task in enumerate(tasks)]
+        return {"deploy_panel": {
+            "may_view": may_view, "rows": rows,
+            "may_deploy": self.may_deploy(request) and not active
+            and agent.status in services.DEPLOYABLE_STATUSES,
+            "may_retry": self.may_retry(request) and agent.status != Agent.Status.ARCHIVED,
+            "backend": backend_name(), "no_backend_reason": NO_BACKEND_REASON,
+        }}
+
+    # The buttons.
+
+    def _said_deploy(self, task: DeployTask) -> str:
+        if task.state == DeployTask.State.SKIPPED:
+            return f"Deploy #{task.pk} of {task.agent.name} skipped: {task.error}"
+        return f"Deploy #{task.pk} of {task.agent.name} queued."
+
+    def deploy_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.may_deploy(request):
+            raise PermissionDenied
+        agent = self.agent_or_404(request, object_id)
+        try:
+            task = services.deploy_existing(agent=agent, actor=request.user)
+        except ApiError as exc:
+            self.message_user(request, f"Not deployed: {exc.detail}", messages.ERROR)
+        else:
+            self.message_user(request, self._said_deploy(task), messages.SUCCESS)
+        return HttpResponseRedirect(self.object_page(request, agent))
+
+    def retry_view(self, request: HttpRequest, object_id: str, task_id: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.may_retry(request):
+            raise PermissionDenied
+        agent = self.agent_or_404(request, object_id)
+        task = agent.deploy_tasks.filter(pk=task_id).first()
+        if task is None:
+            raise Http404("No such deploy of this agent.")
+        try:
+            task = services.deploy_retry(task=task)
+        except ApiError as exc:
+            self.message_user(request, f"Not retried: {exc.detail}", messages.ERROR)
+        else:
+            self.message_user(request, f"Retried: {self._said_deploy(task)}", messages.SUCCESS)
+        return HttpResponseRedirect(self.object_page(request, agent))
+
+    def deploy_new_view(self, request: HttpRequest) -> HttpResponse:
+        """What `POST /api/agents/deploy/` does, as a form that runs once per rendering."""
+        if not self.may_deploy_new(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            key = key_in_url(request)
+            if key is None:
+                return redirect_with_new_key(request)
+            return self._render_deploy_new(request, DeployNewAgentForm(), key=key)
+        form = DeployNewAgentForm(request.POST)
+
+        def run() -> HttpResponse:
+            if not form.is_valid():
+                return self._render_deploy_new(request, form)
+            try:
+                task = services.deploy_create(actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+                return self._render_deploy_new(request, form)
+            except ApiError as exc:
+                form.add_error(None, str(exc.detail))
+                return self._render_deploy_new(request, form)
+            self.message_user(request, self._said_deploy(task), messages.SUCCESS)
+            page = self.object_page(request, task.agent)
+            record_created(request, location=page)
+            return HttpResponseRedirect(page)
+
+        def on_reused(location: str) -> HttpResponse:
+            form.is_valid()
+            form.add_error(None, reused_key_error(location))
+            return self._render_deploy_new(request, form, key=new_form_key())
+
+        return submit_once(request, run=run, on_reused=on_reused)
+
+    def _render_deploy_new(self, request: HttpRequest, form: forms.Form,
+                           key: str = "") -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Deploy new agent", "opts": self.opts, "form": form,
+            "form_key": key or request.POST.get(FORM_KEY_FIELD) or new_form_key(),
+            "form_key_field": FORM_KEY_FIELD,
+            "backend": backend_name(), "no_backend_reason": NO_BACKEND_REASON,
+        }
+        return TemplateResponse(request, self.deploy_new_template, context)
+
+    @admin.action(description="Deploy selected registered or failed agents",
+                  permissions=["deploy"])
+    def deploy(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        for agent in queryset:
+            try:
+                task = services.deploy_existing(agent=agent, actor=request.user)
+            except ApiError as exc:
+                self.message_user(request, f"Not deployed {agent.name}: {exc.detail}",
+                                  messages.WARNING)
+            else:
+                self.message_user(request, self._said_deploy(task), messages.SUCCESS)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
         latest = DeployTask.objects.filter(agent=OuterRef("pk")).order_by("-created_at", "-id")
@@ -41,6 +244,8 @@ class AgentWithDeployAdmin(AgentAdmin):
 
 admin.site.unregister(Agent)
 admin.site.register(Agent, AgentWithDeployAdmin)
+# The index shows the fleet at a glance (deploys/fleet.py: this app reads every other one).
+admin.site.index_template = "admin/deploys/index.html"
 
 
 @admin.register(DeployTask)
@@ -58,7 +263,10 @@ class DeployTaskAdmin(admin.ModelAdmin):
     actions = ["retry"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        return False  # deploys start from the API, which creates the agent too
+        return False  # deploys start from the agent's page or "Deploy new agent"
+
+    def has_delete_permission(self, request: HttpRequest, obj: DeployTask | None = None) -> bool:
+        return False  # deploy history is kept
 
     @admin.display(description="stale", boolean=True)
     def stale(self, obj: DeployTask) -> bool:

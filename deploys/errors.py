@@ -27,3 +27,8 @@ class DeployInProgress(Conflict):
 class AgentArchived(Conflict):
     default_code = ErrorCode.AGENT_ARCHIVED
     default_detail = "The agent is archived; it cannot be deployed."
+
+
+class AgentNotDeployable(Conflict):
+    default_code = ErrorCode.AGENT_NOT_DEPLOYABLE
+    default_detail = "Only a registered or failed agent can be deployed."

@@ -32,7 +32,8 @@ class DeployTask(models.Model):
     ACTIVE_STATES = (State.QUEUED, State.RUNNING)
     FINISHED_STATES = (State.SUCCEEDED, State.FAILED, State.SKIPPED)
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="deploy_tasks")
+    # PROTECT: deploy history is kept; agents are archived, never deleted.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="deploy_tasks")
     state = models.CharField(
         max_length=16, choices=State.choices, default=State.QUEUED, db_index=True
     )

@@ -20,6 +20,7 @@ from agents.services import agent_create
 from deploys.backends import NO_BACKEND_REASON, backend_name
 from deploys.errors import (
     AgentArchived,
+    AgentNotDeployable,
     DeployInProgress,
     DeployNotFound,
     DeployNotRetryable,
@@ -28,12 +29,15 @@ from deploys.jobs import deploy_mark_stale, set_agent_status
 from deploys.models import DeployTask
 from deploys.tasks import deploy_agent
 from tinyagentos_site.db import is_unique_violation
+from tokens.errors import AgentGone
+from tokens.models import AgentToken
 from tokens.services import token_issue
 
 logger = logging.getLogger(__name__)
 
 State = DeployTask.State
 RETRYABLE_STATES = (State.FAILED, State.SKIPPED)
+DEPLOYABLE_STATUSES = (Agent.Status.REGISTERED, Agent.Status.FAILED)
 
 
 # One transaction (the idempotency layer's, when it wraps the view), no
@@ -60,6 +64,52 @@ def deploy_create(*, actor: Any = None, **agent_fields: Any) -> DeployTask:
     task.save(force_insert=True)
     if backend:
         _enqueue_on_commit(task_id=task.pk, attempt=1)
+    return task
+
+
+@transaction.atomic
+def deploy_existing(*, agent: Agent, actor: Any = None) -> DeployTask:
+    """Deploy a registered or failed agent: a new deploy task, its job enqueued on commit.
+
+    The agent row is locked first (the tokens' lock order). A deploy already
+    queued or running is `deploy_in_progress` (the unique index decides
+    races); an archived agent is `agent_archived`; a running or deploying one
+    `agent_not_deployable`. An agent without an active token gets one (its
+    secret dropped: the job rotates it and hands the fresh one to the backend).
+    """
+    try:
+        locked = Agent.objects.select_for_update().get(pk=agent.pk)
+    except Agent.DoesNotExist:
+        raise AgentGone() from None
+    if locked.status == Agent.Status.ARCHIVED:
+        raise AgentArchived()
+    deploy_mark_stale(agent=locked)
+    locked.refresh_from_db(fields=["status"])
+    if locked.deploy_tasks.filter(state__in=DeployTask.ACTIVE_STATES).exists():
+        raise DeployInProgress()
+    if locked.status not in DEPLOYABLE_STATUSES:
+        raise AgentNotDeployable(
+            f"Only a registered or failed agent can be deployed; this one is {locked.status}.")
+    if not AgentToken.objects.active().filter(agent=locked).exists():
+        token_issue(agent=locked, actor=actor)
+    backend = backend_name()
+    now = timezone.now()
+    task = DeployTask(agent=locked, backend=backend, queued_at=now)
+    if not backend:
+        task.state, task.error, task.finished_at = State.SKIPPED, NO_BACKEND_REASON, now
+    try:
+        with transaction.atomic():
+            task.save(force_insert=True)
+    except IntegrityError as exc:
+        if is_unique_violation(exc, constraint="uniq_agent_active_deploy",
+                               table="deploys_deploytask", columns=["agent_id"]):
+            raise DeployInProgress() from None
+        raise
+    set_agent_status(agent_id=locked.pk,
+                     status=Agent.Status.DEPLOYING if backend else Agent.Status.REGISTERED)
+    if backend:
+        _enqueue_on_commit(task_id=task.pk, attempt=1)
+    agent.refresh_from_db(fields=["status"])
     return task
 
 

@@ -1,4 +1,4 @@
-"""The deploy API: `POST /api/agents/deploy/` and `GET /api/agents/{slug}/deploy-status/`."""
+"""The deploy API: deploy a new or an existing agent, retry a deploy, read the latest one."""
 
 from __future__ import annotations
 
@@ -54,3 +54,34 @@ class DeployStatusView(generics.GenericAPIView):
         """The agent's latest deploy: state, timestamps, log tail, error, attempts."""
         task = services.deploy_latest(agent=self.get_object())
         return Response(self.get_serializer(task).data)
+
+
+class AgentDeployView(generics.GenericAPIView):
+    """Deploy an existing agent (registered or failed); `agents.add_agent`, as a deploy."""
+
+    queryset = Agent.objects.all()
+    serializer_class = DeployTaskSerializer
+    lookup_field = "name"
+    lookup_url_kwarg = "slug"
+
+    @extend_schema(operation_id="agents_deploy_existing", request=None,
+                   responses={202: DeployTaskSerializer})
+    @idempotent
+    def post(self, request: Request, slug: str) -> Response:
+        """Deploy this agent in the background; 202 with its new deploy task."""
+        task = services.deploy_existing(agent=self.get_object(), actor=request.user)
+        return Response(self.get_serializer(task).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": deploy_status_url(task.agent.name)})
+
+
+class AgentDeployRetryView(AgentDeployView):
+    """Retry the agent's latest deploy when it failed, was skipped or is stale."""
+
+    @extend_schema(operation_id="agents_deploy_retry", request=None,
+                   responses={202: DeployTaskSerializer})
+    @idempotent
+    def post(self, request: Request, slug: str) -> Response:
+        """Queue the agent's latest deploy again; 202 with the task."""
+        task = services.deploy_retry(task=services.deploy_latest(agent=self.get_object()))
+        return Response(self.get_serializer(task).data, status=status.HTTP_202_ACCEPTED,
+                        headers={"Location": deploy_status_url(task.agent.name)})

@@ -50,6 +50,7 @@ class ErrorCode(enum.StrEnum):
     AUTHENTICATION_LOCKED_OUT = "authentication_locked_out"
     AGENT_TOKEN_REQUIRED = "agent_token_required"
     AGENT_TOKEN_FORBIDDEN = "agent_token_forbidden"
+    OPERATOR_TOKEN_FOR_OTHERS_FORBIDDEN = "operator_token_for_others_forbidden"
 
     # Agents, tokens, deploys.
     AGENT_NAME_EXHAUSTED = "agent_name_exhausted"
@@ -59,6 +60,7 @@ class ErrorCode(enum.StrEnum):
     DEPLOY_IN_PROGRESS = "deploy_in_progress"
     DEPLOY_NOT_RETRYABLE = "deploy_not_retryable"
     AGENT_ARCHIVED = "agent_archived"
+    AGENT_NOT_DEPLOYABLE = "agent_not_deployable"
 
     # Idempotency.
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"

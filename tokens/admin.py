@@ -12,13 +12,27 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.template.response import TemplateResponse
 from django.utils.cache import add_never_cache_headers
 
+from idempotency.forms import (
+    FORM_KEY_FIELD,
+    IdempotentAddMixin,
+    new_form_key,
+    record_created,
+    submit_once,
+)
 from tinyagentos_site.error_codes import ErrorCode
 from tokens import services
-from tokens.errors import TokenAlreadyActive
+from tokens.errors import OperatorTokenForOthersForbidden, TokenAlreadyActive
 from tokens.models import AgentToken, OperatorToken
 
 SECRET_TEMPLATE = "admin/tokens/secret.html"
@@ -45,25 +59,61 @@ class AgentTokenAddForm(forms.ModelForm):
 
 
 class OperatorTokenAddForm(forms.ModelForm):
+    """Add an operator token: for yourself, or for anyone if you may (see the service)."""
+
+    actor: Any = None  # the requesting user, set by OperatorTokenAdmin.get_form
+
     class Meta:
         model = OperatorToken
         fields = ["user", "name", "expires_at"]
 
+    def clean_user(self) -> Any:
+        user = self.cleaned_data["user"]
+        if self.actor is not None and not services.may_add_operator_token_for(
+                actor=self.actor, user=user):
+            raise forms.ValidationError(
+                OperatorTokenForOthersForbidden.default_detail,
+                code=ErrorCode.OPERATOR_TOKEN_FOR_OTHERS_FORBIDDEN,
+            )
+        return user
 
-class SecretPageMixin:
-    """Render the show-once page for new secrets; keep the change form read-only."""
+
+def secret_page(request: HttpRequest, admin_site: admin.AdminSite, opts: Any, *, title: str,
+                secrets: list[tuple[str, str]], done_url: str = "") -> HttpResponse:
+    """Render the page that shows new secrets once; never cached."""
+    context = {
+        **admin_site.each_context(request),
+        "title": title,
+        "opts": opts,
+        "secrets": secrets,
+        "done_url": done_url,
+    }
+    response = TemplateResponse(request, SECRET_TEMPLATE, context)
+    add_never_cache_headers(response)
+    return response
+
+
+SHOWN_ONCE_MESSAGE = (
+    "This form was already submitted: it made {label}, whose secret was shown to that "
+    "first submit only and cannot be shown again. Nothing new was made; rotate the token "
+    "for a new secret."
+)
+
+
+class SecretPageMixin(IdempotentAddMixin):
+    """Render the show-once page for new secrets; keep the change form read-only.
+
+    The add form runs once per rendering: a repeated submit lands on the new
+    token's page, without its secret (SHOWN_ONCE_MESSAGE).
+    """
 
     def secret_page(self, request: HttpRequest, *, title: str,
                     secrets: list[tuple[str, str]]) -> HttpResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.model._meta,
-            "secrets": secrets,
-        }
-        response = TemplateResponse(request, SECRET_TEMPLATE, context)
-        add_never_cache_headers(response)
-        return response
+        return secret_page(request, self.admin_site, self.model._meta, title=title,
+                           secrets=secrets)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke, never delete: revoked tokens are the audit trail
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
@@ -93,6 +143,8 @@ class SecretPageMixin:
 
     def response_add(self, request: HttpRequest, obj: Any, post_url_continue: Any = None
                      ) -> HttpResponse:
+        record_created(request, location=self.object_page(request, obj),
+                       replay_message=SHOWN_ONCE_MESSAGE.format(label=self.label(obj)))
         return self.secret_page(request, title=f"New {self.model._meta.verbose_name}",
                                 secrets=[(self.label(obj), obj._issued_secret)])
 
@@ -159,13 +211,160 @@ class OperatorTokenAdmin(SecretPageMixin, admin.ModelAdmin):
     def label(self, obj: OperatorToken) -> str:
         return f"{obj.name} for {obj.user.get_username()} ({obj.prefix}…)"
 
+    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if obj is None:
+            form = type(form.__name__, (form,), {"actor": request.user})
+        return form
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user":
+            # Offer only the users this user may make a token for.
+            if not services.may_add_operator_tokens_for_others(actor=request.user):
+                kwargs["queryset"] = db_field.related_model._default_manager.filter(
+                    pk=request.user.pk)
+                # Another user's id is then "not a valid choice": say why.
+                kwargs["error_messages"] = {
+                    "invalid_choice": OperatorTokenForOthersForbidden.default_detail}
+            kwargs.setdefault("initial", request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def issue(self, request: HttpRequest, form: OperatorTokenAddForm
               ) -> services.IssuedOperatorToken:
         data = form.cleaned_data
         return services.operator_token_create(user=data["user"], name=data["name"],
-                                              expires_at=data["expires_at"])
+                                              expires_at=data["expires_at"],
+                                              actor=request.user)
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[OperatorToken]) -> None:
         count = sum(services.operator_token_revoke(token=token) for token in queryset)
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+
+
+# --- The agent's token on the agent's admin page --------------------------------
+
+class ArchiveForm(forms.Form):
+    revoke_token = forms.BooleanField(
+        required=False, initial=False, label="Also revoke its token",
+        help_text="Archiving alone revokes nothing: the agent's token keeps working "
+                  "until it is revoked.",
+    )
+
+
+class AgentTokenPanelMixin:
+    """For the agent's ModelAdmin: its token on its page, and archiving with a token choice.
+
+    Added by the app that owns tokens (the agents app knows nothing of them).
+    The panel shows the active token's metadata, never its secret; its
+    buttons are POSTs: issue and rotate run once per rendered page (a form
+    key) and show the new secret once; revoke is idempotent. Each checks the
+    token permissions and calls a service.
+    """
+
+    token_panel_template = "admin/tokens/agent_token_panel.html"
+    archive_template = "admin/tokens/agent_archive.html"
+
+    def get_urls(self) -> list[Any]:
+        from django.urls import path
+
+        info = (self.opts.app_label, self.opts.model_name)
+        return [
+            path("<path:object_id>/token/<str:operation>/",
+                 self.admin_site.admin_view(self.token_operation_view),
+                 name="%s_%s_token" % info),
+            path("<path:object_id>/archive/", self.admin_site.admin_view(self.archive_view),
+                 name="%s_%s_archive" % info),
+            *super().get_urls(),
+        ]
+
+    def token_permissions(self, request: HttpRequest) -> dict[str, bool]:
+        user = request.user
+        return {
+            "view": user.has_perm("tokens.view_agenttoken"),
+            "issue": user.has_perm("tokens.add_agenttoken"),
+            "rotate": user.has_perm("tokens.add_agenttoken")
+            and user.has_perm("tokens.change_agenttoken"),
+            "revoke": user.has_perm("tokens.change_agenttoken"),
+        }
+
+    def token_panel_context(self, request: HttpRequest, agent: Any) -> dict[str, Any]:
+        perms = self.token_permissions(request)
+        token = AgentToken.objects.active().filter(agent=agent).first() if perms["view"] else None
+        return {"token_panel": {
+            "template": self.token_panel_template, "perms": perms, "token": token,
+            "form_key": new_form_key(), "form_key_field": FORM_KEY_FIELD,
+            "can_archive": self.has_change_permission(request, agent)
+            and agent.status != agent.Status.ARCHIVED,
+        }}
+
+    def agent_or_404(self, request: HttpRequest, object_id: str) -> Any:
+        """Return the agent `object_id` (as the admin finds it), or raise Http404."""
+        agent = self.get_object(request, object_id)
+        if agent is None:
+            raise Http404("No such agent.")
+        return agent
+
+    def token_operation_view(self, request: HttpRequest, object_id: str,
+                             operation: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if operation not in ("issue", "rotate", "revoke"):
+            raise Http404("No such token operation.")
+        if not self.token_permissions(request)[operation]:
+            raise PermissionDenied
+        agent = self.agent_or_404(request, object_id)
+        page = self.object_page(request, agent)
+        if operation == "revoke":
+            count = services.token_revoke(agent=agent, actor=request.user,
+                                          reason="revoked in admin")
+            self.message_user(request, "Revoked the agent's token." if count else
+                              "The agent had no active token.", messages.SUCCESS)
+            return HttpResponseRedirect(page)
+
+        def run() -> HttpResponse:
+            try:
+                if operation == "issue":
+                    issued = services.token_issue(agent=agent, actor=request.user)
+                else:
+                    issued = services.token_rotate(agent=agent, actor=request.user)
+            except TokenAlreadyActive as exc:
+                self.message_user(request, str(exc.detail), messages.ERROR)
+                return HttpResponseRedirect(page)
+            label = f"agent {agent.name} ({issued.token.prefix}…)"
+            record_created(request, location=page,
+                           replay_message=SHOWN_ONCE_MESSAGE.format(label=label))
+            return secret_page(request, self.admin_site, self.opts, secrets=[(label,
+                               issued.secret)], done_url=page,
+                               title="New agent token" if operation == "issue"
+                               else "Rotated agent token")
+
+        def on_reused(location: str) -> HttpResponse:
+            return HttpResponseRedirect(page)
+
+        return submit_once(request, run=run, on_reused=on_reused)
+
+    def archive_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        agent = self.agent_or_404(request, object_id)
+        if not self.has_change_permission(request, agent):
+            raise PermissionDenied
+        may_revoke = self.token_permissions(request)["revoke"]
+        form = ArchiveForm(request.POST if request.method == "POST" else None)
+        if not may_revoke:
+            form.fields["revoke_token"].disabled = True
+        if request.method == "POST" and form.is_valid():
+            revoke = may_revoke and form.cleaned_data["revoke_token"]
+            revoked = services.agent_archive_with_token(agent=agent, revoke_token=revoke,
+                                                        actor=request.user)
+            said = ("Archived the agent and revoked its token." if revoked else
+                    "Archived the agent; its token, if any, was kept active." if not revoke
+                    else "Archived the agent; it had no active token.")
+            self.message_user(request, said, messages.SUCCESS)
+            return HttpResponseRedirect(self.object_page(request, agent))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Archive {agent.name}", "opts": self.opts, "original": agent,
+            "form": form,
+            "has_active_token": AgentToken.objects.active().filter(agent=agent).exists(),
+        }
+        return TemplateResponse(request, self.archive_template, context)

@@ -23,3 +23,13 @@ class AgentGone(ApiError):
     status_code = status.HTTP_404_NOT_FOUND
     default_code = ErrorCode.NOT_FOUND
     default_detail = "The agent no longer exists."
+
+
+class OperatorTokenForOthersForbidden(ApiError):
+    status_code = status.HTTP_403_FORBIDDEN
+    default_code = ErrorCode.OPERATOR_TOKEN_FOR_OTHERS_FORBIDDEN
+    default_detail = (
+        "You may add operator tokens for yourself only: a token for another user would let "
+        "you act as that user. Ask a superuser (or a user with the permission "
+        "'tokens.add_operatortoken_for_others')."
+    )

@@ -10,6 +10,9 @@ from tokens.crypto import DIGEST_LENGTH, PREFIX_MAX_LENGTH
 
 REVOKE_REASON_MAX_LENGTH = 255
 OPERATOR_TOKEN_NAME_MAX_LENGTH = 64
+# Without it (or superuser status) a user adds operator tokens for themselves only.
+ADD_FOR_OTHERS_CODENAME = "add_operatortoken_for_others"
+ADD_FOR_OTHERS_PERMISSION = f"tokens.{ADD_FOR_OTHERS_CODENAME}"
 
 
 class TokenQuerySet(models.QuerySet):
@@ -56,7 +59,8 @@ class BaseToken(models.Model):
 class AgentToken(BaseToken):
     """An agent's API token. At most one is active (not revoked) per agent."""
 
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="tokens")
+    # PROTECT: a token is the agent's history; agents are archived, never deleted.
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="tokens")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="+", editable=False,
@@ -89,8 +93,9 @@ class AgentToken(BaseToken):
 class OperatorToken(BaseToken):
     """A personal API token of a Django user; a user may hold several."""
 
+    # PROTECT: deleting a user must not silently delete the record of their tokens.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_tokens"
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="operator_tokens"
     )
     name = models.CharField(
         max_length=OPERATOR_TOKEN_NAME_MAX_LENGTH,
@@ -99,6 +104,9 @@ class OperatorToken(BaseToken):
 
     class Meta(BaseToken.Meta):
         verbose_name = "operator token"
+        permissions = [
+            (ADD_FOR_OTHERS_CODENAME, "Can add operator tokens for other users"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["prefix"], name="uniq_operatortoken_prefix"),
         ]

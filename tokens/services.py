@@ -21,11 +21,18 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agents.models import Agent
+from agents.services import agent_archive
 from tinyagentos_site.db import is_unique_violation
 from tinyagentos_site.error_codes import ErrorCode
 from tokens import crypto
-from tokens.errors import AgentGone, TokenAlreadyActive
-from tokens.models import REVOKE_REASON_MAX_LENGTH, AgentToken, BaseToken, OperatorToken
+from tokens.errors import AgentGone, OperatorTokenForOthersForbidden, TokenAlreadyActive
+from tokens.models import (
+    ADD_FOR_OTHERS_PERMISSION,
+    REVOKE_REASON_MAX_LENGTH,
+    AgentToken,
+    BaseToken,
+    OperatorToken,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -165,6 +172,24 @@ def token_revoke(*, agent: Agent, actor: User | None = None, reason: str = "") -
     return count
 
 
+def agent_archive_with_token(*, agent: Agent, revoke_token: bool, actor: User | None = None
+                             ) -> int:
+    """Archive `agent`, and revoke its active token if `revoke_token`; return how many revoked.
+
+    Archiving alone revokes nothing: an archived agent's token keeps working
+    until it is revoked, which is the caller's explicit choice.
+    """
+    with transaction.atomic():
+        locked = _lock_agent(agent)
+        revoked = 0
+        if revoke_token:
+            revoked = _revoke_active(agent=locked, actor=actor, reason="agent archived",
+                                     now=timezone.now())
+        agent_archive(agent=agent)
+    logger.info("agent %s archived (%s token revoked)", agent.name, revoked)
+    return revoked
+
+
 def tokens_revoke_selected(*, tokens: list[AgentToken], actor: User | None = None,
                            reason: str = "") -> int:
     """Revoke exactly `tokens` where still active; return how many were revoked.
@@ -207,9 +232,31 @@ def tokens_rotate_agents(*, agents: list[Agent], actor: User | None = None) -> l
 
 # --- operator tokens -----------------------------------------------------------
 
-def operator_token_create(*, user: User, name: str, expires_at: datetime | None = None
-                          ) -> IssuedOperatorToken:
-    """Create a personal API token for `user`; the secret is returned once."""
+def may_add_operator_token_for(*, actor: User, user: User) -> bool:
+    """Return whether `actor` may make an operator token acting as `user`.
+
+    Anyone who may add operator tokens may add one for themselves; a token
+    for someone else lets its holder act as that user, so only a superuser
+    or a holder of `tokens.add_operatortoken_for_others` may make one.
+    """
+    return actor.pk == user.pk or may_add_operator_tokens_for_others(actor=actor)
+
+
+def may_add_operator_tokens_for_others(*, actor: User) -> bool:
+    """Return whether `actor` may make operator tokens for users other than themselves."""
+    return actor.is_active and (actor.is_superuser or actor.has_perm(ADD_FOR_OTHERS_PERMISSION))
+
+
+def operator_token_create(*, user: User, name: str, expires_at: datetime | None = None,
+                          actor: User | None = None) -> IssuedOperatorToken:
+    """Create a personal API token for `user`; the secret is returned once.
+
+    `actor` is who asks (the admin's user); a token for another user needs
+    `may_add_operator_token_for`, else OperatorTokenForOthersForbidden (403).
+    None is the shell (management commands, which name the user explicitly).
+    """
+    if actor is not None and not may_add_operator_token_for(actor=actor, user=user):
+        raise OperatorTokenForOthersForbidden()
     new = crypto.generate(crypto.Kind.OPERATOR)
     for attempt in range(PREFIX_ATTEMPTS):
         token = OperatorToken(user=user, name=name, prefix=new.prefix, digest=new.digest,

@@ -21,16 +21,9 @@ from agents.services import agent_create
 from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.models import IdempotencyRecord
+from tests.support.queries import SESSION_TABLE, writes
 from tokens import services as token_services
 
-WRITE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE|MERGE)\b", re.IGNORECASE)
-SESSION_TABLE = "django_session"
-
-
-def writes(queries: CaptureQueriesContext) -> list[str]:
-    """Return the writing statements of `queries`, the session framework's aside."""
-    return [q["sql"] for q in queries.captured_queries
-            if WRITE.match(q["sql"]) and SESSION_TABLE not in q["sql"]]
 
 
 def routes(resolvers: list, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:

@@ -29,6 +29,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 # Operations whose subject must not have a token yet (issuing one).
 WITHOUT_TOKEN = frozenset({("POST", "/api/agents/{slug}/token/")})
+# Operations whose subject must have been deployed once (retrying it).
+DEPLOYED = frozenset({("POST", "/api/agents/{slug}/deploy/retry/")})
 
 
 def unsafe_operations(schema: dict[str, Any]) -> list[tuple[str, str]]:
@@ -53,6 +55,10 @@ def make_subject(operation: tuple[str, str], label: str) -> Agent:
     agent = agent_create(display_name=f"Subject {label}")
     if operation not in WITHOUT_TOKEN:
         token_issue(agent=agent)
+    if operation in DEPLOYED:
+        from deploys.services import deploy_existing
+
+        deploy_existing(agent=agent)  # skipped without a backend: retryable
     return agent
 
 

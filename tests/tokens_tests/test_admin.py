@@ -78,7 +78,7 @@ def test_add_race_lost_after_the_form_check_is_no_500(browser, agent, monkeypatc
     monkeypatch.setattr(services, "token_issue", lose)
     response = browser.post(ADD, {"agent": agent.pk})
     assert response.status_code == 302
-    assert "already has an active token" in browser.get(response.url).content.decode()
+    assert "already has an active token" in browser.get(response.url, follow=True).content.decode()
     assert not AgentToken.objects.exists()
 
 

@@ -1,0 +1,21 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ("tokens", "0001_initial"),
+    ]
+
+    operations = [
+        migrations.AlterModelOptions(
+            name="operatortoken",
+            options={
+                "ordering": ["-created_at", "-id"],
+                "permissions": [
+                    ("add_operatortoken_for_others", "Can add operator tokens for other users"),
+                ],
+                "verbose_name": "operator token",
+            },
+        ),
+    ]
