@@ -2,26 +2,50 @@
 
 from __future__ import annotations
 
-import time
+import types
 
 import pytest
 
+from bench import statements
 from bench.statements import StatementTimer
 
 pytestmark = [pytest.mark.bench]
 
 
-def _execute_sleeping(sql, params, many, context):
-    time.sleep(params[0])
-    return "result"
+class FakeClock:
+    """A clock that moves only when a statement "takes" time: timings exact under any load."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    monotonic = perf_counter
 
 
-def test_statement_timer_counts_every_statement_and_finds_the_longest():
+@pytest.fixture(autouse=True)
+def clock(monkeypatch) -> FakeClock:
+    fake = FakeClock()
+    monkeypatch.setattr(statements, "time", types.SimpleNamespace(
+        perf_counter=fake.perf_counter, monotonic=fake.monotonic))
+    return fake
+
+
+@pytest.fixture
+def _execute_sleeping(clock):
+    def execute(sql, params, many, context):
+        clock.now += params[0]
+        return "result"
+    return execute
+
+
+def test_statement_timer_counts_every_statement_and_finds_the_longest(_execute_sleeping):
     timer = StatementTimer(keep=2)
     for seconds in (0.001, 0.03, 0.002, 0.01):
         assert timer(_execute_sleeping, f"DELETE /* {seconds} */", (seconds,), False, {}) == "result"
     assert timer.count == 4
-    assert 0.03 <= timer.longest < 0.5
+    assert timer.longest == pytest.approx(0.03)
     assert [entry["sql"] for entry in timer.slowest] == ["DELETE /* 0.03 */", "DELETE /* 0.01 */"]
 
 
@@ -46,11 +70,13 @@ def test_cpu_seconds_of_a_live_process_is_positive_and_of_a_gone_one_zero():
     assert _cpu_seconds(2**22 + 12345) == 0.0
 
 
-def test_statement_timer_times_a_commit_as_a_statement_and_counts_kinds():
+def test_statement_timer_times_a_commit_as_a_statement_and_counts_kinds(
+    clock, _execute_sleeping
+):
     timer = StatementTimer()
 
     def commit():
-        time.sleep(0.02)
+        clock.now += 0.02
         return "committed"
 
     assert timer.wrap_transaction_end(commit, "COMMIT")() == "committed"
@@ -58,5 +84,5 @@ def test_statement_timer_times_a_commit_as_a_statement_and_counts_kinds():
     assert timer.count == 2
     assert timer.slowest[0]["sql"] == "COMMIT"
     assert timer.slowest[0]["index"] == 1
-    assert 0.02 <= timer.longest < 0.5
+    assert timer.longest == pytest.approx(0.02)
     assert dict(timer.kinds) == {"COMMIT": 1, "SELECT": 1}
