@@ -5,13 +5,15 @@ import os
 
 wsgi_app = "tinyagentos_site.wsgi:application"
 bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
-# Threads, not processes, carry the concurrency: a request that waits (for
-# its idempotency key's holder, for the database) costs a thread, and a small
-# host does not pay ~45 MB for each extra process (docs/idempotency.md, "Fair
-# waiting"; README, "Benchmark").
-worker_class = os.environ.get("TAOS_WORKER_CLASS", "gthread")
-workers = int(os.environ.get("TAOS_WORKERS") or max(2, multiprocessing.cpu_count()))
-threads = int(os.environ.get("TAOS_THREADS", "4"))
+# Sync workers: a worker killed (SIGKILL, OOM, or `timeout` below) takes one
+# request with it, never its neighbours, and a stuck request is killed at
+# `timeout`. gthread (TAOS_WORKER_CLASS=gthread, TAOS_THREADS) costs less
+# memory a request in flight but loses both (docs/idempotency.md, "Fair
+# waiting"). cores + 2 (at least 4): more than the 3 requests one key may
+# hold at once, and ~18 MB a worker with preload_app (README, "Benchmark").
+worker_class = os.environ.get("TAOS_WORKER_CLASS", "sync")
+workers = int(os.environ.get("TAOS_WORKERS") or max(4, multiprocessing.cpu_count() + 2))
+threads = int(os.environ.get("TAOS_THREADS", "4"))  # gthread only
 # Import the site once in the master, so that workers share its code pages.
 # Django opens database and cache connections lazily, on a request's first
 # use; `when_ready` makes sure the master holds none before it forks.

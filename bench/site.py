@@ -171,7 +171,7 @@ class Site:
 
 def _server_line(env: dict[str, str], workers: int) -> str:
     """Describe the worker model gunicorn.conf.py gives the bench's servers."""
-    worker_class = env.get("TAOS_WORKER_CLASS") or "gthread"
+    worker_class = env.get("TAOS_WORKER_CLASS") or "sync"
     if worker_class == "gthread":
         return f"gunicorn, {workers} gthread workers x {env.get('TAOS_THREADS') or 4} threads"
     return f"gunicorn, {workers} {worker_class} workers"
