@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0003_deploytask_moved_to_deploys'),
-        ('deploys', '0001_initial'),
+        ('deploys', '0002_active_deploy_generated_column'),
     ]
 
     operations = [

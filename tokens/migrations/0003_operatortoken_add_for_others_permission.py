@@ -4,7 +4,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("tokens", "0001_initial"),
+        ("tokens", "0002_active_token_generated_column"),
     ]
 
     operations = [

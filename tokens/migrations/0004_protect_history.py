@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('agents', '0003_deploytask_moved_to_deploys'),
-        ('tokens', '0002_operatortoken_add_for_others_permission'),
+        ('tokens', '0003_operatortoken_add_for_others_permission'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
