@@ -134,7 +134,7 @@ def test_admin_login_is_styled_and_creates_an_agent(page, server):
 def double_click_save(page) -> None:
     """Submit the form twice at once from the page, then double-click Save.
 
-    Chromium folds a double click into one navigation, so two submits racing
+    Chromium often folds a double click into one navigation, so two submits racing
     each other are sent by the page itself first: the form's own data (its
     CSRF token and key, and `_save` as the button adds it) POSTed twice
     concurrently with the browser's session. The double click follows and
