@@ -56,10 +56,11 @@ def test_operation_conforms_to_its_schema(label, make_user):
             # is a (correct) 422; give each example a key of its own.
             case.headers["Idempotency-Key"] = uuid.uuid4().hex
         extra = {}
-        if case.method.upper() in {"POST", "PUT", "PATCH"} and not case.media_type:
-            # An operation without a body (token issue, rotate) still declares
-            # JSON, as every unsafe API request must; without it: 415.
-            extra["Content-Type"] = "application/json"
+        if case.method.upper() in {"POST", "PUT", "PATCH"}:
+            # A request without a body (token issue, rotate, an empty PATCH)
+            # still declares JSON, as every unsafe API request must (README,
+            # "Authentication"); without it: 415.
+            extra["Content-Type"] = case.media_type or "application/json"
         case.call_and_validate(headers={**headers, **extra})
 
     run()
