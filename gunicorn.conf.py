@@ -13,7 +13,8 @@ bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
 # hold at once, and ~18 MB a worker with preload_app (README, "Benchmark").
 worker_class = os.environ.get("TAOS_WORKER_CLASS", "sync")
 workers = int(os.environ.get("TAOS_WORKERS") or max(4, multiprocessing.cpu_count() + 2))
-threads = int(os.environ.get("TAOS_THREADS", "4"))  # gthread only
+# gthread only: gunicorn turns a `sync` worker with threads > 1 into gthread.
+threads = int(os.environ.get("TAOS_THREADS") or (4 if worker_class == "gthread" else 1))
 # Import the site once in the master, so that workers share its code pages.
 # Django opens database and cache connections lazily, on a request's first
 # use; `when_ready` makes sure the master holds none before it forks.

@@ -26,11 +26,16 @@ pytestmark = [pytest.mark.live]
 
 RACERS = 32
 WORKERS = 4
+# Fair waiting admits a key's holder and IDEMPOTENCY_WAITERS_PER_KEY waiters at
+# once (the rest answer 409 at once). With a waiter slot for every other worker
+# of both masters no duplicate is turned away, so every answer is the replay.
+WAITERS = str(2 * WORKERS - 1)
 
 
 @pytest.fixture
 def masters(gunicorn_factory) -> tuple[GunicornServer, GunicornServer]:
-    return gunicorn_factory(workers=WORKERS), gunicorn_factory(workers=WORKERS)
+    return (gunicorn_factory(workers=WORKERS, IDEMPOTENCY_WAITERS_PER_KEY=WAITERS),
+            gunicorn_factory(workers=WORKERS, IDEMPOTENCY_WAITERS_PER_KEY=WAITERS))
 
 
 async def _send_all(requests: list[tuple[str, str, dict]], headers: dict[str, str]
