@@ -43,8 +43,17 @@ pidfile = os.environ.get("TAOS_PIDFILE") or None
 
 
 def when_ready(server):
-    """Close any database connection the master opened while loading, before forking."""
+    """Before the first fork: close the master's database connections, freeze its objects.
+
+    `gc.freeze()` moves everything the master imported out of the collector's
+    reach, so a worker's collections never write to (and so never copy) the
+    pages it shares with the master.
+    """
     if preload_app:
+        import gc
+
         from django.db import connections
 
         connections.close_all()
+        gc.collect()
+        gc.freeze()
