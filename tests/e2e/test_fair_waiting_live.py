@@ -12,14 +12,13 @@ import signal
 import statistics
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
 
 from agents.models import Agent
 from tests.support.http_auth import basic_auth
-from tests.support.live_views import pid_file_name
+from tests.support.live_views import wait_for_pid
 
 pytestmark = [pytest.mark.live]
 
@@ -131,15 +130,6 @@ def test_a_killed_holder_or_waiter_leaves_no_slot_taken(gunicorn_factory, users,
     assert len(replayed) >= 2, [r.status_code for r in responses]
     assert Agent.objects.filter(display_name="Killed storm").count() == 1
 
-
-def wait_for_pid(pid_dir: Path, key: str, timeout: float = 20) -> int:
-    path = pid_dir / pid_file_name(key)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return int(path.read_text())
-        time.sleep(0.02)
-    raise AssertionError("the delayed request never reached the view")
 
 
 def wait_workers(server, *, exclude: int, timeout: float = 30) -> None:

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,7 +21,7 @@ import pytest
 from agents.models import Agent
 from idempotency.models import IdempotencyRecord
 from tests.support.http_auth import basic_auth
-from tests.support.live_views import pid_file_name
+from tests.support.live_views import wait_for_pid
 from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.live]
@@ -46,15 +45,6 @@ async def post_all(urls: list[str], body: dict, hdrs: dict) -> list[httpx.Respon
         return await asyncio.gather(*(client.post(f"{url}{URL}", json=body, headers=hdrs)
                                       for url in urls))
 
-
-def wait_for_pid(pid_dir: Path, key: str, timeout: float = 20) -> int:
-    path = pid_dir / pid_file_name(key)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists():
-            return int(path.read_text())
-        time.sleep(0.02)
-    raise AssertionError("the delayed request never reached the view")
 
 
 def assert_one_replayed_set(responses: list[httpx.Response], log: str) -> None:

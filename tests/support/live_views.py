@@ -23,6 +23,17 @@ def pid_file_name(key: str) -> str:
     return f"idempotency-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pid"
 
 
+def wait_for_pid(pid_dir: Path, key: str, timeout: float = 20) -> int:
+    """Wait until the request with Idempotency-Key `key` wrote its PID file; return the PID."""
+    path = pid_dir / pid_file_name(key)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return int(path.read_text())
+        time.sleep(0.02)
+    raise AssertionError("the delayed request never reached the view")
+
+
 def delay(request: Request) -> None:
     """Sleep `X-Test-Delay` seconds (at most 60); first write this worker's PID file.
 
