@@ -10,7 +10,6 @@ warm request (the first imports everything).
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import sys
@@ -36,9 +35,12 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
-    User.objects.create_superuser("walker", "", "walker-password")
+    from tokens.services import operator_token_create
+
+    user = User.objects.create_superuser("walker", "", "walker-password")
+    secret = operator_token_create(user=user, name="walk").secret
     client = Client(HTTP_HOST="127.0.0.1")
-    headers = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(b"walker:walker-password").decode()}
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}  # as scripts call the API
     body = json.dumps({"display_name": "Walk Bot"})
 
     def post(key: str) -> int:
