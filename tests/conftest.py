@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission, User
 from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.test import APIClient
 
 from tests.support.gunicorn import GunicornServer
@@ -86,6 +87,20 @@ def api(operator) -> APIClient:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def root(make_user) -> User:
+    """A superuser, for admin pages."""
+    return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def browser(root) -> Client:
+    """A Django test client logged in to the admin as `root`."""
+    client = Client()
+    client.force_login(root)
+    return client
 
 
 @pytest.fixture

@@ -25,13 +25,6 @@ KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
 
 
 @pytest.fixture
-def browser(make_user) -> Client:
-    client = Client()
-    client.force_login(make_user("root", superuser=True))
-    return client
-
-
-@pytest.fixture
 def agent() -> Agent:
     return agent_create(display_name="Research Bot", framework="smolagents", model="m")
 

@@ -27,18 +27,6 @@ KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
 SECRET_RE = re.compile(r'<code class="token-secret">(taos(?:op)?_[0-9A-Za-z]+)</code>')
 
 
-@pytest.fixture
-def root(make_user):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
-def browser(root) -> Client:
-    client = Client()
-    client.force_login(root)
-    return client
-
-
 def rendered_key(client: Client, url: str) -> str:
     [key] = KEY_RE.findall(client.get(url, follow=True).content.decode())
     return key

@@ -17,27 +17,6 @@ ADD = reverse("admin:tokens_agenttoken_add")
 CHANGELIST = reverse("admin:tokens_agenttoken_changelist")
 
 
-@pytest.fixture(autouse=True)
-def _plain_static_storage(settings):
-    # Admin pages link static files; the manifest storage needs collectstatic first.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
-
-
-@pytest.fixture
-def admin_user(make_user):
-    return make_user("root", superuser=True)
-
-
-@pytest.fixture
-def browser(admin_user) -> Client:
-    client = Client()
-    client.force_login(admin_user)
-    return client
-
-
 def secrets_on(response) -> list[str]:
     return SECRET_RE.findall(response.content.decode())
 
@@ -48,14 +27,14 @@ def assert_secret_not_kept(client: Client, secret: str) -> None:
     assert secret not in str(dict(client.session.items()))
 
 
-def test_add_issues_and_shows_the_secret_once(browser, agent, admin_user):
+def test_add_issues_and_shows_the_secret_once(browser, agent, root):
     response = browser.post(ADD, {"agent": agent.pk})
     assert response.status_code == 200
     [secret] = secrets_on(response)
     assert "no-store" in response["Cache-Control"]
     row = AgentToken.objects.get(agent=agent)
     assert row.digest == crypto.digest(secret)
-    assert row.created_by == admin_user
+    assert row.created_by == root
     assert_secret_not_kept(browser, secret)
     # Never again: not on the list, not on the change page.
     for page in (CHANGELIST, reverse("admin:tokens_agenttoken_change", args=[row.pk])):
