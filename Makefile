@@ -68,7 +68,7 @@ check: install
 clean:
 	rm -rf $(VENV) var
 
-## bench: run the benchmark on PostgreSQL + Redis and on SQLite (docs/bench.md).
+## bench: run the benchmark on PostgreSQL + Redis, SQLite and MariaDB + Redis (docs/bench.md).
 # Flags go through BENCH_ARGS, e.g. make bench BENCH_ARGS="--smoke --engines sqlite".
 .PHONY: bench
 BENCH_ARGS ?=

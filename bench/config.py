@@ -10,9 +10,10 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 
-DEFAULT_ENGINES = ("postgres-redis", "sqlite")
-# The runner drops and recreates this database: its name must contain "bench".
+DEFAULT_ENGINES = ("postgres-redis", "sqlite", "mariadb-redis")
+# The runner drops and recreates these databases: their names must contain "bench".
 DEFAULT_PG_URL = "postgres://root@127.0.0.1:5432/taos_bench_run"
+DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/taos_bench_run"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -30,6 +31,8 @@ class RunConfig:
     auth: str = "operator_token"  # one query a request; "session" costs two
     live_settings: bool = False      # the main servers; items that need them start a variant
     pg_url: str = field(default_factory=lambda: os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG_URL))
+    mysql_url: str = field(default_factory=lambda: os.environ.get("BENCH_MYSQL_URL",
+                                                                  DEFAULT_MYSQL_URL))
     redis_url: str = field(default_factory=lambda: (
         os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or DEFAULT_REDIS_URL
     ))
@@ -49,6 +52,7 @@ class RunConfig:
         data["out_dir"] = str(self.out_dir)
         data.pop("static_root")
         data["pg_url"] = _without_password(self.pg_url)
+        data["mysql_url"] = _without_password(self.mysql_url)
         data["redis_url"] = _without_password(self.redis_url)
         return data
 

@@ -1,9 +1,10 @@
 """The storage set-ups the bench runs the site on, each on a fresh database.
 
-`provision()` creates the engine's bench database (a PostgreSQL database the
-runner creates and drops, or a SQLite file in a temporary directory),
-migrates it, creates the operator user, and yields the environment that
-points a gunicorn master at it; on exit it drops what it made.
+`provision()` creates the engine's bench database (a PostgreSQL or MariaDB
+database the runner creates and drops, or a SQLite file in a temporary
+directory), migrates it, creates the operator user, and yields the
+environment that points a gunicorn master at it; on exit it drops what it
+made.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import psycopg
-from psycopg import sql
-
 from bench.config import ROOT, RunConfig
-from bench.dbtools import BenchDatabase
+from bench.dbtools import (
+    BenchDatabase,
+    Vendor,
+    bench_database_name,
+    drop_server_database,
+    recreate_server_database,
+)
 
 PREPARE_TIMEOUT_SECONDS = 300
 
@@ -48,22 +52,31 @@ BENCH_SERVER_SETTINGS = {
 }
 
 
+# How the setup line names a server vendor's database.
+VENDOR_TITLES = {"postgresql": "PostgreSQL", "mysql": "MariaDB"}
+
+
 @dataclass(frozen=True)
 class Engine:
     name: str
     title: str
-    database: Literal["postgresql", "sqlite"]
+    database: Vendor  # Django's vendor name: "postgresql", "mysql" (MariaDB), "sqlite"
     cache: Literal["redis", "database"]
 
     @property
     def tags(self) -> tuple[str, ...]:
-        """Names a per-engine target may be keyed by, most specific first."""
+        """Names a per-engine target (or an item's `when`) may be keyed by, most specific first."""
         return (self.name, self.database, self.cache)
+
+    def database_url(self, config: RunConfig) -> str:
+        """Return the URL of this engine's bench database (a server engine's only)."""
+        return {"postgresql": config.pg_url, "mysql": config.mysql_url}[self.database]
 
 
 ENGINES = {
     "postgres-redis": Engine("postgres-redis", "PostgreSQL + Redis", "postgresql", "redis"),
     "sqlite": Engine("sqlite", "SQLite default (database cache)", "sqlite", "database"),
+    "mariadb-redis": Engine("mariadb-redis", "MariaDB + Redis", "mysql", "redis"),
     # Not run by default: PostgreSQL with the database cache, for targets that
     # distinguish the database replay path from the Redis one.
     "postgres": Engine("postgres", "PostgreSQL (database cache)", "postgresql", "database"),
@@ -84,29 +97,6 @@ class Provisioned:
     operator: Operator
     workdir: Path
     describe: dict[str, str] = field(default_factory=dict)
-
-
-def _pg_database_name(url: str) -> str:
-    name = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or ""
-    if "bench" not in str(name):
-        raise ValueError(
-            f"refusing to drop and recreate the PostgreSQL database {name!r}: "
-            f"the bench database's name must contain 'bench'"
-        )
-    return str(name)
-
-
-def _recreate_pg_database(url: str) -> None:
-    name = _pg_database_name(url)
-    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def _drop_pg_database(url: str) -> None:
-    name = _pg_database_name(url)
-    with psycopg.connect(url, dbname="postgres", autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _delete_redis_keys(url: str, prefix: str) -> int:
@@ -170,14 +160,17 @@ def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
     if live_settings:
         env.update(LIVE_SETTINGS)
     describe: dict[str, str] = {}
-    if engine.database == "postgresql":
-        _recreate_pg_database(config.pg_url)
-        env["DATABASE_URL"] = config.pg_url
+    server_url = ""
+    if engine.database in VENDOR_TITLES:
+        server_url = engine.database_url(config)
+        recreate_server_database(engine.database, server_url)
+        env["DATABASE_URL"] = server_url
         # Production settings require both with DATABASE_URL; fresh ones per run.
         env["SECRET_KEY"] = secrets.token_urlsafe(48)
         env["TOKENS_PEPPER"] = secrets.token_urlsafe(48)
-        database = BenchDatabase(vendor="postgresql", url=config.pg_url)
-        describe["database"] = f"PostgreSQL database {_pg_database_name(config.pg_url)}"
+        database = BenchDatabase(vendor=engine.database, url=server_url)
+        describe["database"] = (f"{VENDOR_TITLES[engine.database]} database "
+                                f"{bench_database_name(server_url)}")
     else:
         path = workdir / "bench.sqlite3"
         env["TAOS_SQLITE_PATH"] = str(path)
@@ -207,8 +200,8 @@ def provision(engine: Engine, *, config: RunConfig, workdir: Path, run_id: str,
                 _delete_redis_keys(config.redis_url, env["CACHE_KEY_PREFIX"])
             except Exception as exc:  # cleanup must not hide the run's own error
                 print(f"bench: could not delete the run's Redis keys: {exc}", file=sys.stderr)
-        if engine.database == "postgresql" and not config.keep:
+        if server_url and not config.keep:
             try:
-                _drop_pg_database(config.pg_url)
+                drop_server_database(engine.database, server_url)
             except Exception as exc:
                 print(f"bench: could not drop the bench database: {exc}", file=sys.stderr)

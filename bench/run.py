@@ -1,7 +1,7 @@
 """Run the benchmark: `make bench` or `python -m bench.run [flags]`.
 
-Starts the site under gunicorn on each engine (PostgreSQL + Redis, then the
-SQLite default), each on a fresh database, drives the registered scenarios
+Starts the site under gunicorn on each engine (PostgreSQL + Redis, the
+SQLite default, then MariaDB + Redis), each on a fresh database, drives the registered scenarios
 with an async HTTP client, prints one Markdown table and writes
 bench/results.json and bench/results.png. Exit status: 0 when every item
 ran (missed targets included: they are results), 1 when any item failed.
@@ -73,8 +73,12 @@ def parse_args(argv: list[str] | None) -> RunConfig:
     parser.add_argument("--pg-url", default=defaults.pg_url,
                         help="the PostgreSQL bench database, dropped and recreated; its name "
                              "must contain 'bench' (default $BENCH_DATABASE_URL or %(default)s)")
+    parser.add_argument("--mysql-url", default=defaults.mysql_url,
+                        help="the MariaDB bench database of the mariadb-redis engine, dropped and "
+                             "recreated (CHARACTER SET utf8mb4); its name must contain 'bench' "
+                             "(default $BENCH_MYSQL_URL or %(default)s)")
     parser.add_argument("--redis-url", default=defaults.redis_url,
-                        help="Redis for the postgres-redis engine; the run's keys get their "
+                        help="Redis for the engines with Redis; the run's keys get their "
                              "own prefix and are deleted at the end "
                              "(default $BENCH_REDIS_URL, else $REDIS_URL, else db 0)")
     parser.add_argument("--out", type=Path, default=defaults.out_dir,
@@ -99,7 +103,7 @@ def parse_args(argv: list[str] | None) -> RunConfig:
         rounds=args.rounds, requests=args.requests, concurrency=args.concurrency,
         warmup=args.warmup, workers=args.workers, big_rows=args.big_rows, engines=engines,
         only=tuple(args.only), everything=args.everything, auth=args.auth,
-        live_settings=args.live_settings, pg_url=args.pg_url,
+        live_settings=args.live_settings, pg_url=args.pg_url, mysql_url=args.mysql_url,
         redis_url=args.redis_url, out_dir=args.out, plot=args.plot, keep=args.keep,
         smoke=args.smoke,
     )

@@ -157,13 +157,15 @@ class Site:
     def sibling(self, settings: dict[str, str] | None = None) -> AbstractAsyncContextManager[Site]:
         """Open another site on this engine: fresh database, own gunicorn, same settings.
 
-        `settings` changes some for it (as `variant`). On PostgreSQL its
-        database is this one's name plus `_s1`, `_s2`, ... (dropped on exit
-        like this one's). Costs a migration and a gunicorn start (a few
+        `settings` changes some for it (as `variant`). On PostgreSQL and
+        MariaDB its database is this one's name plus `_s1`, `_s2`, ...
+        (dropped on exit like this one's). Costs a migration and a gunicorn start (a few
         seconds) and `workers` more processes while open.
         """
         n = next(self._siblings)
-        config = replace(self.config, pg_url=_with_database_suffix(self.config.pg_url, f"_s{n}"))
+        config = replace(self.config,
+                         pg_url=_with_database_suffix(self.config.pg_url, f"_s{n}"),
+                         mysql_url=_with_database_suffix(self.config.mysql_url, f"_s{n}"))
         return open_site(self.engine, config=config, workdir=self.workdir / f"sibling-{n}",
                          run_id=f"{self.run_id}s{n}", live_settings=self.live_settings,
                          env_overrides={**self.overrides, **(settings or {})})

@@ -7,7 +7,7 @@ Method (chosen after looking at what this PostgreSQL offers):
   the bench must not do on a shared server. `log_min_duration_statement`
   could be set for one session only (superuser), but its numbers land in the
   server log, which a client cannot read portably. Neither is used.
-- **Primary, both engines: a statement hook in the command's own process.**
+- **Primary, every engine: a statement hook in the command's own process.**
   `python -m bench.statements --out FILE -- COMMAND ARGS...` runs the command
   with `connection.execute_wrapper()` (Django's documented instrumentation
   hook) timing every statement Django sends, including `executemany` and

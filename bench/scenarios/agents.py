@@ -85,6 +85,11 @@ def _expired_session_columns(site: Site) -> dict[str, str]:
             "session_data": "'e30:bench'",
             "expire_date": "now() - interval '1 day'",
         },
+        mysql={  # `||` concatenates in the loader's session (PIPES_AS_CONCAT)
+            "session_key": "'benchexpired' || lpad(i, 28, '0')",
+            "session_data": "'e30:bench'",
+            "expire_date": "UTC_TIMESTAMP(6) - INTERVAL 1 DAY",
+        },
         sqlite={
             "session_key": "'benchexpired' || substr('0000000000000000000000000000' || i, -28, 28)",
             "session_data": "'e30:bench'",

@@ -2,7 +2,7 @@
 
 Which replay path a measure takes is part of its name:
 
-- on `postgres-redis` the main server has the Redis fast path on (the
+- on `postgres-redis` and `mariadb-redis` the main server has the Redis fast path on (the
   production setting): `replay` answers from Redis, without a query;
 - `replay_db` (engines with Redis only) replays through the database on a
   variant server with IDEMPOTENCY_REDIS_FAST_PATH=0, same database;

@@ -54,7 +54,7 @@ def record_columns(database: BenchDatabase, *, expired: bool, salt: str) -> dict
 
     Each row is a completed `POST /api/agents/` (201, an agent's JSON of the
     real shape, Content-Type and Location) with a random key (a UUID on
-    PostgreSQL, 32 random hex digits on SQLite, which has no md5) and a
+    PostgreSQL and MariaDB, 32 random hex digits on SQLite, which has no md5) and a
     SHA-256-sized fingerprint, for one of ~5,000 principals (a quarter of
     them agents). Live rows expire within the next 24 h; expired rows
     expired up to a day ago, as a missed purge leaves them; every row has
@@ -79,6 +79,27 @@ def record_columns(database: BenchDatabase, *, expired: bool, salt: str) -> dict
                           f"- {_MICROSECOND} * interval '1 microsecond'",
             "expires_at": f"{base} - {_AGE} * interval '1 second' "
                           f"- {_MICROSECOND} * interval '1 microsecond'",
+        }
+    if database.vendor == "mysql":
+        # Django stores MariaDB datetimes as naive UTC: UTC_TIMESTAMP, not
+        # NOW() (the session's time zone). `||` concatenates in the loader's
+        # session (bench/dbtools.py: PIPES_AS_CONCAT).
+        base = f"UTC_TIMESTAMP(6) {'-' if expired else '+'} INTERVAL 1 DAY"
+        offset = f"INTERVAL {_AGE} SECOND - INTERVAL {_MICROSECOND} MICROSECOND"
+        digest = f"md5('bench-key-{salt}-' || i)"
+        return {
+            "principal": principal,
+            # md5 as a UUID's 8-4-4-4-12 text, as PostgreSQL's md5()::uuid.
+            "key": f"insert(insert(insert(insert({digest}, 21, 0, '-'), 17, 0, '-'), "
+                   f"13, 0, '-'), 9, 0, '-')",
+            "method": "'POST'",
+            "path": "'/api/agents/'",
+            "fingerprint": f"sha2('bench-fp-{salt}-' || i, 256)",
+            "response_status": "201",
+            "response_body": f"CAST({_RESPONSE_BODY} AS BINARY)",
+            "response_headers": _RESPONSE_HEADERS,
+            "created_at": f"{base} - INTERVAL 1 DAY - {offset}",
+            "expires_at": f"{base} - {offset}",
         }
     shift = "'-1 day'" if expired else "'+1 day'"
     age = f"'-' || {_AGE} || ' seconds'"
@@ -106,6 +127,11 @@ def table_bytes(database: BenchDatabase) -> int:
     """Return the idempotency table's size with its indexes."""
     if database.vendor == "postgresql":
         return int(database.scalar(f"SELECT pg_total_relation_size('{TABLE}')"))
+    if database.vendor == "mysql":
+        # InnoDB's estimate, refreshed by the loader's ANALYZE TABLE.
+        return int(database.scalar(
+            "SELECT data_length + index_length FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND table_name = %s", (TABLE,)))
     return int(database.scalar(
         "SELECT sum(pgsize) FROM dbstat WHERE name IN "
         "(SELECT name FROM sqlite_schema WHERE tbl_name = %s)", (TABLE,)))
@@ -174,7 +200,8 @@ async def idem_table_big(site: Site) -> list[MeasureRow]:
 # --- The purge of 1,000,000 expired rows -------------------------------------------
 
 def _live_rows(database: BenchDatabase) -> int:
-    now = database.pick(postgresql="now()", sqlite="strftime('%Y-%m-%d %H:%M:%f', 'now')")
+    now = database.pick(postgresql="now()", mysql="UTC_TIMESTAMP(6)",
+                        sqlite="strftime('%Y-%m-%d %H:%M:%f', 'now')")
     return int(database.scalar(f"SELECT count(*) FROM {TABLE} WHERE expires_at > {now}"))
 
 
