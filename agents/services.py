@@ -116,10 +116,14 @@ def agent_archive(*, agent: Agent) -> Agent:
 
 
 @transaction.atomic
-def agents_archive(*, queryset: QuerySet[Agent]) -> int:
-    """Archive every agent of `queryset` (rows locked first); return how many."""
-    count = 0
+def agents_archive(*, queryset: QuerySet[Agent]) -> list[Agent]:
+    """Archive every agent of `queryset` (rows locked first); return those it archived.
+
+    An agent already archived is left as it is and not returned.
+    """
+    archived = []
     for agent in queryset.select_for_update():
-        agent_archive(agent=agent)
-        count += 1
-    return count
+        if agent.status != Agent.Status.ARCHIVED:
+            agent_archive(agent=agent)
+            archived.append(agent)
+    return archived

@@ -50,6 +50,7 @@ class IssuedToken:
 
     token: AgentToken
     secret: str = field(repr=False)
+    replaced: AgentToken | None = None  # the token a rotation revoked, if any
 
 
 @dataclass(frozen=True)
@@ -133,11 +134,22 @@ def token_issue(*, agent: Agent, actor: User | None = None) -> IssuedToken:
 
 
 def _revoke_active(*, agent: Agent, actor: User | None, reason: str, now: datetime,
-                   only: list[int] | None = None) -> int:
+                   only: list[int] | None = None) -> list[AgentToken]:
+    """Revoke the locked `agent`'s active token (of `only`, if given); return what was revoked.
+
+    Read, then updated by primary key: the agent's lock keeps the two in step,
+    and the callers learn which token they revoked (the admin logs it).
+    """
     tokens = AgentToken.objects.active().filter(agent=agent)
     if only is not None:
         tokens = tokens.filter(pk__in=only)
-    return tokens.update(revoked_at=now, revoked_by=actor, revoke_reason=reason)
+    revoked = list(tokens)
+    if revoked:
+        AgentToken.objects.filter(pk__in=[token.pk for token in revoked]).update(
+            revoked_at=now, revoked_by=actor, revoke_reason=reason)
+    for token in revoked:
+        token.revoked_at, token.revoked_by, token.revoke_reason = now, actor, reason
+    return revoked
 
 
 def _check_reason(reason: str) -> None:
@@ -155,44 +167,45 @@ def token_rotate(*, agent: Agent, actor: User | None = None) -> IssuedToken:
     with transaction.atomic():
         locked = _lock_agent(agent)
         now = timezone.now()
-        _revoke_active(agent=locked, actor=actor, reason=ROTATED_REASON, now=now)
+        replaced = _revoke_active(agent=locked, actor=actor, reason=ROTATED_REASON, now=now)
         token, secret = _insert_agent_token(agent=agent, new=new, actor=actor, now=now)
     logger.info("agent token of agent %s rotated to %s", agent.name, token.prefix)
-    return IssuedToken(token=token, secret=secret)
+    return IssuedToken(token=token, secret=secret, replaced=next(iter(replaced), None))
 
 
-def token_revoke(*, agent: Agent, actor: User | None = None, reason: str = "") -> int:
-    """Revoke `agent`'s active token; return how many were revoked (0 or 1). Idempotent."""
+def token_revoke(*, agent: Agent, actor: User | None = None, reason: str = ""
+                 ) -> list[AgentToken]:
+    """Revoke `agent`'s active token; return what was revoked (none or one). Idempotent."""
     _check_reason(reason)
     with transaction.atomic():
         locked = _lock_agent(agent)
-        count = _revoke_active(agent=locked, actor=actor, reason=reason, now=timezone.now())
-    if count:
+        revoked = _revoke_active(agent=locked, actor=actor, reason=reason, now=timezone.now())
+    if revoked:
         logger.info("agent token of agent %s revoked", agent.name)
-    return count
+    return revoked
 
 
 def agent_archive_with_token(*, agent: Agent, revoke_token: bool, actor: User | None = None
-                             ) -> int:
-    """Archive `agent`, and revoke its active token if `revoke_token`; return how many revoked.
+                             ) -> list[AgentToken]:
+    """Archive `agent`, and revoke its active token if `revoke_token`; return what was revoked.
 
     Archiving alone revokes nothing: an archived agent's token keeps working
     until it is revoked, which is the caller's explicit choice.
     """
     with transaction.atomic():
         locked = _lock_agent(agent)
-        revoked = 0
+        revoked: list[AgentToken] = []
         if revoke_token:
             revoked = _revoke_active(agent=locked, actor=actor, reason="agent archived",
                                      now=timezone.now())
         agent_archive(agent=agent)
-    logger.info("agent %s archived (%s token revoked)", agent.name, revoked)
+    logger.info("agent %s archived (%s token revoked)", agent.name, len(revoked))
     return revoked
 
 
 def tokens_revoke_selected(*, tokens: list[AgentToken], actor: User | None = None,
-                           reason: str = "") -> int:
-    """Revoke exactly `tokens` where still active; return how many were revoked.
+                           reason: str = "") -> list[AgentToken]:
+    """Revoke exactly `tokens` where still active; return those it revoked.
 
     For the admin's "revoke selected" action: the agents are locked in primary
     key order (so that two such calls cannot deadlock), and a token rotated
@@ -202,7 +215,7 @@ def tokens_revoke_selected(*, tokens: list[AgentToken], actor: User | None = Non
     by_agent: dict[int, list[int]] = {}
     for token in tokens:
         by_agent.setdefault(token.agent_id, []).append(token.pk)
-    count = 0
+    revoked: list[AgentToken] = []
     with transaction.atomic():
         now = timezone.now()
         for agent_id in sorted(by_agent):
@@ -210,9 +223,9 @@ def tokens_revoke_selected(*, tokens: list[AgentToken], actor: User | None = Non
                 locked = Agent.objects.select_for_update().only("pk").get(pk=agent_id)
             except Agent.DoesNotExist:
                 continue
-            count += _revoke_active(agent=locked, actor=actor, reason=reason, now=now,
-                                    only=by_agent[agent_id])
-    return count
+            revoked += _revoke_active(agent=locked, actor=actor, reason=reason, now=now,
+                                      only=by_agent[agent_id])
+    return revoked
 
 
 def tokens_rotate_agents(*, agents: list[Agent], actor: User | None = None) -> list[IssuedToken]:
@@ -224,9 +237,11 @@ def tokens_rotate_agents(*, agents: list[Agent], actor: User | None = None) -> l
         now = timezone.now()
         for agent, new in zip(unique, news):
             locked = _lock_agent(agent)
-            _revoke_active(agent=locked, actor=actor, reason=ROTATED_REASON, now=now)
+            replaced = _revoke_active(agent=locked, actor=actor, reason=ROTATED_REASON,
+                                      now=now)
             token, secret = _insert_agent_token(agent=agent, new=new, actor=actor, now=now)
-            issued.append(IssuedToken(token=token, secret=secret))
+            issued.append(IssuedToken(token=token, secret=secret,
+                                      replaced=next(iter(replaced), None)))
     return issued
 
 

@@ -76,8 +76,8 @@ def test_rotate_without_an_active_token_issues_one(agent):
 
 def test_revoke_returns_count_and_is_idempotent(agent, issued, make_user):
     user = make_user("alice")
-    assert services.token_revoke(agent=agent, actor=user, reason="leaked") == 1
-    assert services.token_revoke(agent=agent, actor=user) == 0
+    assert len(services.token_revoke(agent=agent, actor=user, reason="leaked")) == 1
+    assert services.token_revoke(agent=agent, actor=user) == []
     row = AgentToken.objects.get(pk=issued.token.pk)
     assert (row.revoked_by, row.revoke_reason) == (user, "leaked")
     assert active(agent) == []
@@ -157,9 +157,9 @@ def test_revoke_selected_revokes_only_the_named_tokens(agent, issued):
     rotated = services.token_rotate(agent=agent)
     old = AgentToken.objects.get(pk=issued.token.pk)
     # The admin selected the old (already revoked) row: its successor stays active.
-    assert services.tokens_revoke_selected(tokens=[old]) == 0
+    assert services.tokens_revoke_selected(tokens=[old]) == []
     assert active(agent) == [rotated.token]
-    assert services.tokens_revoke_selected(tokens=[rotated.token]) == 1
+    assert services.tokens_revoke_selected(tokens=[rotated.token]) == [rotated.token]
     assert active(agent) == []
 
 
