@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -9,6 +10,7 @@ from agents import services
 from agents.models import Agent
 from agents.naming import clean_display_name
 from idempotency.forms import IdempotentAddMixin
+from tinyagentos_site.admin_log import changed
 
 
 class AgentAdminForm(forms.ModelForm):
@@ -49,5 +51,8 @@ class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
 
     @admin.action(description="Archive selected agents", permissions=["change"])
     def archive(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
-        count = services.agents_archive(queryset=queryset)
-        self.message_user(request, f"Archived {count} agent(s).", messages.SUCCESS)
+        with transaction.atomic():
+            archived = services.agents_archive(queryset=queryset)
+            for agent in archived:
+                self.log_change(request, agent, [changed(agent, "status")])
+        self.message_user(request, f"Archived {len(archived)} agent(s).", messages.SUCCESS)

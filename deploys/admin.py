@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import (
     Http404,
@@ -32,10 +33,13 @@ from idempotency.forms import (
     reused_key_error,
     submit_once,
 )
+from tinyagentos_site.admin_log import added, added_related, changed, changed_related
 from tinyagentos_site.errors import ApiError, Conflict
 from tokens.admin import AgentTokenPanelMixin
 
 RECENT_DEPLOYS = 5
+# What a retry changes, as the admin's log names it (the times and log reset with it).
+RETRY_CHANGES = ("state",)
 LOG_TAIL_SHOWN_CHARS = 2000
 
 
@@ -58,7 +62,8 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
     The agent's page shows its token (tokens/admin.py, AgentTokenPanelMixin)
     and its recent deploys, with Deploy and Retry buttons; the list has a
     "Deploy new agent" form and a deploy action. Each button is a POST that
-    checks permissions and calls a service.
+    checks permissions and calls a service, and logs on the agent what it
+    made or changed, in the service's transaction.
     """
 
     list_display = [*AgentAdmin.list_display, "latest_deploy"]
@@ -138,6 +143,13 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
             return f"Deploy #{task.pk} of {task.agent.name} skipped: {task.error}"
         return f"Deploy #{task.pk} of {task.agent.name} queued."
 
+    def _deploy_existing(self, request: HttpRequest, agent: Agent) -> DeployTask:
+        """Deploy `agent` and log it on the agent, in one transaction."""
+        with transaction.atomic():
+            task = services.deploy_existing(agent=agent, actor=request.user)
+            self.log_change(request, agent, [added_related(task)])
+        return task
+
     def deploy_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
@@ -145,7 +157,7 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
             raise PermissionDenied
         agent = self.agent_or_404(request, object_id)
         try:
-            task = services.deploy_existing(agent=agent, actor=request.user)
+            task = self._deploy_existing(request, agent)
         except ApiError as exc:
             self.message_user(request, f"Not deployed: {exc.detail}", messages.ERROR)
         else:
@@ -162,7 +174,9 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
         if task is None:
             raise Http404("No such deploy of this agent.")
         try:
-            task = services.deploy_retry(task=task)
+            with transaction.atomic():
+                task = services.deploy_retry(task=task)
+                self.log_change(request, agent, [changed_related(task, *RETRY_CHANGES)])
         except ApiError as exc:
             self.message_user(request, f"Not retried: {exc.detail}", messages.ERROR)
         else:
@@ -184,7 +198,9 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
             if not form.is_valid():
                 return self._render_deploy_new(request, form)
             try:
-                task = services.deploy_create(actor=request.user, **form.cleaned_data)
+                with transaction.atomic():
+                    task = services.deploy_create(actor=request.user, **form.cleaned_data)
+                    self.log_addition(request, task.agent, [added(), added_related(task)])
             except ValidationError as exc:
                 form.add_error(None, exc)
                 return self._render_deploy_new(request, form)
@@ -219,7 +235,7 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
     def deploy(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
             try:
-                task = services.deploy_existing(agent=agent, actor=request.user)
+                task = self._deploy_existing(request, agent)
             except ApiError as exc:
                 self.message_user(request, f"Not deployed {agent.name}: {exc.detail}",
                                   messages.WARNING)
@@ -285,7 +301,9 @@ class DeployTaskAdmin(admin.ModelAdmin):
         retried, refused = 0, []
         for task in queryset:
             try:
-                services.deploy_retry(task=task)
+                with transaction.atomic():
+                    services.deploy_retry(task=task)
+                    self.log_change(request, task, [changed(task, *RETRY_CHANGES)])
             except Conflict as exc:
                 refused.append(f"#{task.pk}: {exc.detail}")
             else:

@@ -11,6 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import transaction
 from django.db.models import QuerySet
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -30,6 +31,7 @@ from idempotency.forms import (
     record_created,
     submit_once,
 )
+from tinyagentos_site.admin_log import added, added_related, changed, changed_related
 from tinyagentos_site.error_codes import ErrorCode
 from tokens import services
 from tokens.errors import OperatorTokenForOthersForbidden, TokenAlreadyActive
@@ -37,6 +39,9 @@ from tokens.models import AgentToken, OperatorToken
 
 SECRET_TEMPLATE = "admin/tokens/secret.html"
 LIST_FIELDS = ["prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+# What a revocation changes, as the admin's log names it.
+AGENT_TOKEN_REVOKED = ("revoked_at", "revoked_by", "revoke_reason")
+OPERATOR_TOKEN_REVOKED = ("revoked_at",)
 
 
 class AgentTokenAddForm(forms.ModelForm):
@@ -183,7 +188,13 @@ class AgentTokenAdmin(SecretPageMixin, admin.ModelAdmin):
                   permissions=["add", "change"])
     def rotate(self, request: HttpRequest, queryset: QuerySet[AgentToken]) -> HttpResponse:
         agents = [token.agent for token in queryset.select_related("agent")]
-        issued = services.tokens_rotate_agents(agents=agents, actor=request.user)
+        with transaction.atomic():
+            issued = services.tokens_rotate_agents(agents=agents, actor=request.user)
+            for item in issued:
+                if item.replaced is not None:
+                    self.log_change(request, item.replaced,
+                                    [changed(item.replaced, *AGENT_TOKEN_REVOKED)])
+                self.log_addition(request, item.token, [added()])
         return self.secret_page(
             request, title="Rotated agent tokens",
             secrets=[(self.label(item.token), item.secret) for item in issued],
@@ -191,9 +202,12 @@ class AgentTokenAdmin(SecretPageMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[AgentToken]) -> None:
-        count = services.tokens_revoke_selected(tokens=list(queryset), actor=request.user,
-                                                reason="revoked in admin")
-        self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+        with transaction.atomic():
+            revoked = services.tokens_revoke_selected(tokens=list(queryset), actor=request.user,
+                                                      reason="revoked in admin")
+            for token in revoked:
+                self.log_change(request, token, [changed(token, *AGENT_TOKEN_REVOKED)])
+        self.message_user(request, f"Revoked {len(revoked)} token(s).", messages.SUCCESS)
 
 
 @admin.register(OperatorToken)
@@ -238,7 +252,12 @@ class OperatorTokenAdmin(SecretPageMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[OperatorToken]) -> None:
-        count = sum(services.operator_token_revoke(token=token) for token in queryset)
+        count = 0
+        with transaction.atomic():
+            for token in queryset:
+                if services.operator_token_revoke(token=token):
+                    self.log_change(request, token, [changed(token, *OPERATOR_TOKEN_REVOKED)])
+                    count += 1
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
 
 
@@ -259,7 +278,9 @@ class AgentTokenPanelMixin:
     The panel shows the active token's metadata, never its secret; its
     buttons are POSTs: issue and rotate run once per rendered page (a form
     key) and show the new secret once; revoke is idempotent. Each checks the
-    token permissions and calls a service.
+    token permissions and calls a service, and logs what it did on the agent
+    (the token named in the message, as Django names an inline's objects) in
+    the service's transaction.
     """
 
     token_panel_template = "admin/tokens/agent_token_panel.html"
@@ -316,18 +337,27 @@ class AgentTokenPanelMixin:
         agent = self.agent_or_404(request, object_id)
         page = self.object_page(request, agent)
         if operation == "revoke":
-            count = services.token_revoke(agent=agent, actor=request.user,
-                                          reason="revoked in admin")
-            self.message_user(request, "Revoked the agent's token." if count else
+            with transaction.atomic():
+                revoked = services.token_revoke(agent=agent, actor=request.user,
+                                                reason="revoked in admin")
+                if revoked:
+                    self.log_change(request, agent, [
+                        changed_related(token, *AGENT_TOKEN_REVOKED) for token in revoked])
+            self.message_user(request, "Revoked the agent's token." if revoked else
                               "The agent had no active token.", messages.SUCCESS)
             return HttpResponseRedirect(page)
 
         def run() -> HttpResponse:
             try:
-                if operation == "issue":
-                    issued = services.token_issue(agent=agent, actor=request.user)
-                else:
-                    issued = services.token_rotate(agent=agent, actor=request.user)
+                with transaction.atomic():
+                    if operation == "issue":
+                        issued = services.token_issue(agent=agent, actor=request.user)
+                    else:
+                        issued = services.token_rotate(agent=agent, actor=request.user)
+                    said = [added_related(issued.token)]
+                    if issued.replaced is not None:
+                        said.insert(0, changed_related(issued.replaced, *AGENT_TOKEN_REVOKED))
+                    self.log_change(request, agent, said)
             except TokenAlreadyActive as exc:
                 self.message_user(request, str(exc.detail), messages.ERROR)
                 return HttpResponseRedirect(page)
@@ -354,8 +384,14 @@ class AgentTokenPanelMixin:
             form.fields["revoke_token"].disabled = True
         if request.method == "POST" and form.is_valid():
             revoke = may_revoke and form.cleaned_data["revoke_token"]
-            revoked = services.agent_archive_with_token(agent=agent, revoke_token=revoke,
-                                                        actor=request.user)
+            was_archived = agent.status == agent.Status.ARCHIVED
+            with transaction.atomic():
+                revoked = services.agent_archive_with_token(agent=agent, revoke_token=revoke,
+                                                            actor=request.user)
+                said = [] if was_archived else [changed(agent, "status")]
+                said += [changed_related(token, *AGENT_TOKEN_REVOKED) for token in revoked]
+                if said:  # archiving again what is archived changes nothing
+                    self.log_change(request, agent, said)
             said = ("Archived the agent and revoked its token." if revoked else
                     "Archived the agent; its token, if any, was kept active." if not revoke
                     else "Archived the agent; it had no active token.")
