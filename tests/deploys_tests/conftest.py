@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from agents.models import Agent
+from agents.services import agent_create
 from deploys import jobs, services
 from tests.support.deploy_command import DeployCommand
 from tokens.services import token_issue, token_rotate
@@ -41,6 +43,12 @@ def token_spy(monkeypatch) -> TokenSpy:
     monkeypatch.setattr(services, "token_issue", spy_issue)
     monkeypatch.setattr(jobs, "token_rotate", spy_rotate)
     return spy
+
+
+@pytest.fixture
+def agent(db) -> Agent:
+    """A registered agent that can be deployed (framework and model set)."""
+    return agent_create(display_name="Research Bot", framework="smolagents", model="m")
 
 
 @pytest.fixture

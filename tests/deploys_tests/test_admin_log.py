@@ -21,6 +21,7 @@ from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.forms import FORM_KEY_FIELD
 from tests.support.admin_log import assert_not_logged, history, said
+from tests.support.agent_admin import page_of, token_url
 from tokens import services as token_services
 from tokens.models import AgentToken
 
@@ -30,19 +31,6 @@ SECRET_RE = re.compile(r'<code class="token-secret">(taos_[0-9A-Za-z]+)</code>')
 KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
 CHANGELIST = reverse("admin:agents_agent_changelist")
 DEPLOY_NEW = reverse("admin:agents_agent_deploy_new")
-
-
-@pytest.fixture
-def agent() -> Agent:
-    return agent_create(display_name="Research Bot", framework="smolagents", model="m")
-
-
-def page_of(agent: Agent) -> str:
-    return reverse("admin:agents_agent_change", args=[agent.pk])
-
-
-def token_url(agent: Agent, operation: str) -> str:
-    return reverse("admin:agents_agent_token", args=[agent.pk, operation])
 
 
 def panel_key(client: Client, agent: Agent) -> str:

@@ -14,6 +14,7 @@ from agents.services import agent_create
 from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.forms import FORM_KEY_FIELD
+from tests.support.agent_admin import page_of, token_url
 from tokens import crypto
 from tokens import services as token_services
 from tokens.models import AgentToken
@@ -22,19 +23,6 @@ pytestmark = pytest.mark.django_db
 
 SECRET_RE = re.compile(r'<code class="token-secret">(taos_[0-9A-Za-z]+)</code>')
 KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
-
-
-@pytest.fixture
-def agent() -> Agent:
-    return agent_create(display_name="Research Bot", framework="smolagents", model="m")
-
-
-def page_of(agent: Agent) -> str:
-    return reverse("admin:agents_agent_change", args=[agent.pk])
-
-
-def token_url(agent: Agent, operation: str) -> str:
-    return reverse("admin:agents_agent_token", args=[agent.pk, operation])
 
 
 def said(response) -> list[str]:
