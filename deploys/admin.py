@@ -266,7 +266,7 @@ admin.site.index_template = "admin/deploys/index.html"
 
 @admin.register(DeployTask)
 class DeployTaskAdmin(admin.ModelAdmin):
-    """Deploy tasks, read-only; failed, skipped or stale ones can be retried."""
+    """Deploy tasks, read-only; failed, skipped or stale ones can be retried (and logged)."""
 
     list_display = ["id", "agent", "state", "stale", "attempts", "backend", "started_at",
                     "finished_at", "error"]

@@ -2,7 +2,9 @@
 
 A new secret is shown once, on a page rendered in the response of the POST
 that made it: never in the messages cookie or the session. The digest is
-never shown. Every write calls a service.
+never shown. Every write calls a service and writes the admin's LogEntry in
+the service's transaction (tinyagentos_site/admin_log.py); a token is named
+there by its lookup prefix, never its secret.
 """
 
 from __future__ import annotations
