@@ -1,14 +1,15 @@
 """Admin create forms submitted many times at once, through 4 real gunicorn workers.
 
 One rendered form (one CSRF token, one form key) POSTed 16 times concurrently
-with one session: one object; every answer lands on that object's page; a
-secret is shown exactly once. Runs on the suite's database (PostgreSQL or
+with one session: one object and one admin LogEntry; every answer lands on
+that object's page; a secret is shown exactly once. Runs on the suite's database (PostgreSQL or
 the SQLite default).
 """
 
 from __future__ import annotations
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
 from django.urls import reverse
 
@@ -54,6 +55,7 @@ def test_16_concurrent_submits_of_one_add_agent_form_make_one_agent(session, gun
                        gunicorn_server.log_tail())
     replayed = sorted(r.headers["Idempotent-Replayed"] for r in responses)
     assert replayed == ["false"] + ["true"] * (RACERS - 1)
+    assert LogEntry.objects.get().object_id == str(agent.pk)
 
 
 def secret_once(responses, page: str, log: str) -> str:
@@ -73,6 +75,7 @@ def test_16_concurrent_submits_of_one_token_form_issue_one_token(session, gunico
     token = AgentToken.objects.get()
     secret_once(responses, reverse("admin:tokens_agenttoken_change", args=[token.pk]),
                 gunicorn_server.log_tail())
+    assert LogEntry.objects.get().object_id == str(token.pk)
 
 
 def test_16_concurrent_submits_of_one_operator_token_form_add_one_token(session,
@@ -85,6 +88,7 @@ def test_16_concurrent_submits_of_one_operator_token_form_add_one_token(session,
     token = OperatorToken.objects.get()
     secret_once(responses, reverse("admin:tokens_operatortoken_change", args=[token.pk]),
                 gunicorn_server.log_tail())
+    assert LogEntry.objects.get().object_id == str(token.pk)
 
 
 def test_16_concurrent_submits_of_one_deploy_form_deploy_one_agent_once(
@@ -102,6 +106,7 @@ def test_16_concurrent_submits_of_one_deploy_form_deploy_one_agent_once(
     agent = Agent.objects.get()
     assert_all_land_on(responses, reverse("admin:agents_agent_change", args=[agent.pk]),
                        server.log_tail())
+    assert LogEntry.objects.get().object_id == str(agent.pk)
 
     worker = TaskWorker(env=env, args=("--batch",), log_path=tmp_path / "worker.log").start()
     try:
