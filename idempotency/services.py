@@ -99,10 +99,10 @@ def reserve_admitted(*, principal: str, key: str, fingerprint: str, method: str,
     PostgreSQL: the insert takes one of the key's slots (idempotency/waiters.py)
     in the same statement, so a fresh key pays nothing more. Without a free
     slot it does not insert and does not wait: return the key's completed
-    response if there is one, else raise IdempotencyKeyInUse at once. A
-    request that waited and saw the holder commit finishes through `reserve`
-    (one more statement, waiters only). Other engines: `reserve` (their
-    slots are taken before the transaction opens, `waiters.file_slot`).
+    response if there is one, else raise IdempotencyKeyInUse at once. A key
+    it did not insert (a replay, or a request that waited for its holder)
+    costs one more statement, the read of the row. Other engines: `reserve`
+    (their slots are taken before the transaction opens, `waiters.file_slot`).
     """
     if connection.vendor != "postgresql":
         return reserve(principal=principal, key=key, fingerprint=fingerprint, method=method,
@@ -111,28 +111,25 @@ def reserve_admitted(*, principal: str, key: str, fingerprint: str, method: str,
         raise RuntimeError("reserve_admitted() must run inside the request's transaction")
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
-    params = [f"{max(1, int(wait_seconds * 1000))}ms",
-              waiters.slot_count() - 1, waiters.slot_lock_base(principal, key),
-              principal, key, method, path, fingerprint, adapt(now), adapt(expires_at),
-              key, principal]
+    params = [f"{max(1, int(wait_seconds * 1000))}ms", waiters.slot_lock_base(principal, key),
+              principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
     try:
         with connection.cursor() as cursor:
-            cursor.execute(sql.insert_admitted(connection.vendor), params)
-            inserted, admitted, fp, status, body, headers, row_expires_at = cursor.fetchone()
+            cursor.execute(sql.insert_admitted(connection.vendor, waiters.slot_count()), params)
+            inserted, admitted = cursor.fetchone()
     except OperationalError as exc:
         if getattr(exc.__cause__, "sqlstate", None) == LOCK_NOT_AVAILABLE:
             raise IdempotencyKeyInUse(retry_after=wait_seconds) from None
         raise
     if inserted:
         return None
-    if fp is not None and row_expires_at > now:
-        headers = _field("response_headers").from_db_value(headers, None, connection)
-        return StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
-                              headers=headers or {}, expires_at=row_expires_at)
+    stored = _read(principal=principal, key=key)
+    if stored is not None and stored.expires_at > now:
+        return stored
     if not admitted:
         raise IdempotencyKeyInUse(retry_after=1)
-    # It waited for the holder (who committed), or the row had expired: the
-    # usual path, still holding its slot until the transaction ends.
+    # The row vanished (purged) or had expired: the usual path, still holding
+    # its slot until the transaction ends.
     return reserve(principal=principal, key=key, fingerprint=fingerprint, method=method,
                    path=path, wait_seconds=wait_seconds, expires_at=expires_at)
 
@@ -146,6 +143,19 @@ def completed(*, principal: str, key: str) -> StoredResponse | None:
 
 
 def _read(*, principal: str, key: str) -> StoredResponse | None:
+    if connection.vendor == "postgresql":
+        # Hand-written, like the other statements of the request path
+        # (idempotency/sql.py): every replay from the database reads its row
+        # with this since the reservation no longer returns it.
+        with connection.cursor() as cursor:
+            cursor.execute(sql.select_stored(connection.vendor), [key, principal])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        fp, status, body, headers, expires_at = row
+        headers = _field("response_headers").from_db_value(headers, None, connection)
+        return StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
+                              headers=headers or {}, expires_at=expires_at)
     record = (IdempotencyRecord.objects.filter(key=key, principal=principal)
               .only(*sql.STORED_COLUMNS).first())
     if record is None:
