@@ -40,6 +40,11 @@ if os.environ.get("TAOS_GUNICORN_CONTROL_SOCKET"):
 else:
     control_socket_disable = True
 pidfile = os.environ.get("TAOS_PIDFILE") or None
+# Deploy workers (`manage.py db_worker`) forked from this master after preload,
+# so that they share its pages; restarted if they die, stopped with the master
+# (tinyagentos_site/deploy_worker.py). 0 on hosts that run them elsewhere
+# (`make worker`).
+deploy_workers = int(os.environ.get("TAOS_DEPLOY_WORKERS") or 1)
 
 
 def when_ready(server):
@@ -47,7 +52,8 @@ def when_ready(server):
 
     `gc.freeze()` moves everything the master imported out of the collector's
     reach, so a worker's collections never write to (and so never copy) the
-    pages it shares with the master.
+    pages it shares with the master. Then let the arbiter keep the deploy
+    workers with its own (they start right after the web workers).
     """
     if preload_app:
         import gc
@@ -57,3 +63,7 @@ def when_ready(server):
         connections.close_all()
         gc.collect()
         gc.freeze()
+    if deploy_workers:
+        from tinyagentos_site.deploy_worker import DeployWorkers
+
+        DeployWorkers(server, count=deploy_workers).attach()

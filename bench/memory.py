@@ -138,7 +138,7 @@ def measure_make_run(*, requests: int = 1000, env: dict[str, str] | None = None,
             time.sleep(IDLE_SECONDS)
             return tree_memory(process.pid)
         finally:
-            # The session this function started: make, its shell, gunicorn, the deploy worker.
+            # The session this function started: make, gunicorn (its workers, the deploy worker).
             try:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=20)
