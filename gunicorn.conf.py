@@ -10,7 +10,8 @@ bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
 # `timeout`. gthread (TAOS_WORKER_CLASS=gthread, TAOS_THREADS) costs less
 # memory a request in flight but loses both (docs/idempotency.md, "Fair
 # waiting"). cores + 2 (at least 4): more than the 3 requests one key may
-# hold at once, and ~18 MB a worker with preload_app (README, "Benchmark").
+# hold at once, and ~30 MB of PSS a worker with preload_app (bench/memory.py;
+# on 2 cores a fifth one would take `make run` from ~170 to ~200 MB).
 worker_class = os.environ.get("TAOS_WORKER_CLASS", "sync")
 workers = int(os.environ.get("TAOS_WORKERS") or max(4, multiprocessing.cpu_count() + 2))
 # gthread only: gunicorn turns a `sync` worker with threads > 1 into gthread.

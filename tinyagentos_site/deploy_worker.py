@@ -168,10 +168,15 @@ class DeployWorkers:
 
             util._setproctitle(f"deploy worker [{self.server.proc_name}]")
             import tinyagentos_site.wsgi  # noqa: F401  (sets Django up without preload_app)
-            from django.core.management import call_command
+            from django.core.management import CommandError, call_command
 
-            call_command("db_worker", "--no-reload", *self.args)
-            code = 0
+            try:
+                # With the system checks, as `manage.py db_worker` runs them: a
+                # misconfigured backend (deploys.E001) refuses to start.
+                call_command("db_worker", "--no-reload", *self.args, skip_checks=False)
+                code = 0
+            except CommandError as exc:
+                print(f"Deploy worker refused to start: {exc}", file=sys.stderr)
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         except BaseException:

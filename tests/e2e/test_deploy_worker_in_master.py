@@ -84,3 +84,13 @@ def test_no_deploy_worker_with_the_setting_off(gunicorn_factory):
     server = gunicorn_factory(workers=2, TAOS_DEPLOY_WORKERS="0")
     assert server.deploy_worker_pids() == []
     assert len(server.worker_pids()) == 2
+
+
+def test_a_misconfigured_deploy_worker_refuses_to_start_and_the_site_still_serves(
+    gunicorn_factory
+):
+    server = gunicorn_factory(workers=2, TAOS_DEPLOY_WORKERS="1", DEPLOY_BACKEND="bogus")
+    wait_until(lambda: "deploys.E001" in server.log_tail(200), timeout=30,
+               what="the system check error in the log")
+    assert "Deploy worker (pid:" in server.log_tail(200)  # it exited; the master goes on
+    assert len(server.worker_pids()) == 2
