@@ -53,14 +53,19 @@ def when_ready(server):
 
     `gc.freeze()` moves everything the master imported out of the collector's
     reach, so a worker's collections never write to (and so never copy) the
-    pages it shares with the master. Then let the arbiter keep the deploy
-    workers with its own (they start right after the web workers).
+    pages it shares with the master. The URLconf (views, serializers, DRF's
+    generic views, drf-spectacular: ~50 modules) is imported here too, or else
+    every worker would import its own copy on its first request. Then let the
+    arbiter keep the deploy workers with its own (they start right after the
+    web workers).
     """
     if preload_app:
         import gc
 
         from django.db import connections
+        from django.urls import get_resolver
 
+        get_resolver().url_patterns  # noqa: B018  (imports the URLconf)
         connections.close_all()
         gc.collect()
         gc.freeze()
