@@ -94,3 +94,14 @@ def test_a_misconfigured_deploy_worker_refuses_to_start_and_the_site_still_serve
                what="the system check error in the log")
     assert "Deploy worker (pid:" in server.log_tail(200)  # it exited; the master goes on
     assert len(server.worker_pids()) == 2
+
+
+def test_without_preload_the_deploy_worker_sets_django_up_and_runs_a_deploy(
+    gunicorn_factory, recorder, settings
+):
+    command = recorder.command()
+    settings.DEPLOY_BACKEND, settings.DEPLOY_COMMAND = "command", command
+    server = gunicorn_factory(workers=2, TAOS_DEPLOY_WORKERS="1", TAOS_PRELOAD_APP="0",
+                              DEPLOY_BACKEND="command", DEPLOY_COMMAND=command)
+    [worker] = wait_until(server.deploy_worker_pids, timeout=30, what="the deploy worker")
+    _deploy_runs_in(worker, recorder, "Unpreloaded Bot")
