@@ -5,8 +5,9 @@ does, with N sync workers on a free loopback port, waits until /healthz
 answers and every worker is up, and stops by PID: SIGTERM to the master
 (SIGKILL after 15 s), then SIGKILL to any worker it had that outlived it.
 `env` is the master's whole environment (tests build it with
-`live_env()`); only the bind address, the worker count, worker recycling
-and, if given, the worker timeout come from here.
+`live_env()`); only the bind address, the worker count, worker recycling,
+no deploy worker unless `env` sets TAOS_DEPLOY_WORKERS, and, if given, the
+worker timeout come from here.
 """
 
 from __future__ import annotations
@@ -90,12 +91,7 @@ class GunicornServer:
 
     def worker_pids(self) -> list[int]:
         """Return the PIDs of the master's live web worker processes."""
-        pids = [pid for pid in (child_pids(self.process.pid) if self.process else [])
-                if not _leads_its_group(pid)]
-        for pid in pids:
-            if pid not in self._worker_pids and (started := start_time(pid)) is not None:
-                self._worker_pids[pid] = started
-        return pids
+        return self._children(group_leaders=False)
 
     def deploy_worker_pids(self) -> list[int]:
         """Return the PIDs of the deploy workers the master forked (TAOS_DEPLOY_WORKERS).
@@ -103,8 +99,11 @@ class GunicornServer:
         They are the children that lead a process group of their own
         (tinyagentos_site/deploy_worker.py); web workers stay in the master's.
         """
+        return self._children(group_leaders=True)
+
+    def _children(self, *, group_leaders: bool) -> list[int]:
         pids = [pid for pid in (child_pids(self.process.pid) if self.process else [])
-                if _leads_its_group(pid)]
+                if _leads_its_group(pid) is group_leaders]
         for pid in pids:
             if pid not in self._worker_pids and (started := start_time(pid)) is not None:
                 self._worker_pids[pid] = started
