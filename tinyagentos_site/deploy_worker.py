@@ -34,10 +34,9 @@ _PR_SET_PDEATHSIG = 1
 class DeployWorkers:
     """Keep `count` deploy workers forked from the gunicorn master `server`."""
 
-    def __init__(self, server, *, count: int, args: tuple[str, ...] = ()):
+    def __init__(self, server, *, count: int):
         self.server = server
         self.count = count
-        self.args = args
         self.pids: dict[int, float] = {}  # pid -> its start (monotonic)
         self.stopping = False
         self.delay = FIRST_RESTART_DELAY
@@ -173,7 +172,7 @@ class DeployWorkers:
             try:
                 # With the system checks, as `manage.py db_worker` runs them: a
                 # misconfigured backend (deploys.E001) refuses to start.
-                call_command("db_worker", "--no-reload", *self.args, skip_checks=False)
+                call_command("db_worker", "--no-reload", skip_checks=False)
                 code = 0
             except CommandError as exc:
                 print(f"Deploy worker refused to start: {exc}", file=sys.stderr)
