@@ -36,16 +36,13 @@ migrate: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
 
-## run: set up the embedded default (SQLite under var/) and serve with gunicorn,
-## with one task worker (deploy jobs) beside it, stopped when gunicorn stops.
+## run: set up the embedded default (SQLite under var/) and serve with gunicorn;
+## its master forks one task worker (deploy jobs, TAOS_DEPLOY_WORKERS), keeps it
+## running and stops it when it stops (gunicorn.conf.py).
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py ensure_admin
-	$(BIN)/python manage.py db_worker & worker=$$!; \
-	  $(BIN)/gunicorn -c gunicorn.conf.py & web=$$!; \
-	  trap 'kill -TERM $$web $$worker 2>/dev/null' INT TERM; \
-	  wait $$web; status=$$?; \
-	  kill -TERM $$worker $$web 2>/dev/null; wait; exit $$status
+	exec $(BIN)/gunicorn -c gunicorn.conf.py
 
 ## worker: run one task worker alone (more workers, or workers on other hosts).
 .PHONY: worker

@@ -10,7 +10,8 @@ bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
 # `timeout`. gthread (TAOS_WORKER_CLASS=gthread, TAOS_THREADS) costs less
 # memory a request in flight but loses both (docs/idempotency.md, "Fair
 # waiting"). cores + 2 (at least 4): more than the 3 requests one key may
-# hold at once, and ~18 MB a worker with preload_app (README, "Benchmark").
+# hold at once, and ~30 MB of PSS a worker with preload_app (bench/memory.py;
+# on 2 cores a fifth one would take `make run` from ~170 to ~200 MB).
 worker_class = os.environ.get("TAOS_WORKER_CLASS", "sync")
 workers = int(os.environ.get("TAOS_WORKERS") or max(4, multiprocessing.cpu_count() + 2))
 # gthread only: gunicorn turns a `sync` worker with threads > 1 into gthread.
@@ -40,6 +41,11 @@ if os.environ.get("TAOS_GUNICORN_CONTROL_SOCKET"):
 else:
     control_socket_disable = True
 pidfile = os.environ.get("TAOS_PIDFILE") or None
+# Deploy workers (`manage.py db_worker`) forked from this master after preload,
+# so that they share its pages; restarted if they die, stopped with the master
+# (tinyagentos_site/deploy_worker.py). 0 on hosts that run them elsewhere
+# (`make worker`).
+deploy_workers = int(os.environ.get("TAOS_DEPLOY_WORKERS") or 1)
 
 
 def when_ready(server):
@@ -47,13 +53,23 @@ def when_ready(server):
 
     `gc.freeze()` moves everything the master imported out of the collector's
     reach, so a worker's collections never write to (and so never copy) the
-    pages it shares with the master.
+    pages it shares with the master. The URLconf (views, serializers, DRF's
+    generic views, drf-spectacular: ~50 modules) is imported here too, or else
+    every worker would import its own copy on its first request. Then let the
+    arbiter keep the deploy workers with its own (they start right after the
+    web workers).
     """
     if preload_app:
         import gc
 
         from django.db import connections
+        from django.urls import get_resolver
 
+        get_resolver().url_patterns  # noqa: B018  (imports the URLconf)
         connections.close_all()
         gc.collect()
         gc.freeze()
+    if deploy_workers:
+        from tinyagentos_site.deploy_worker import DeployWorkers
+
+        DeployWorkers(server, count=deploy_workers).attach()

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -37,6 +37,8 @@ IDLE_SECONDS = 3.0
 class TreeMemory:
     pss_mb: float
     processes: dict[int, tuple[str, float]]  # pid -> (command, PSS in MB)
+    # pid -> (private, shared) MB: what only it holds, and what it shares (RSS)
+    split: dict[int, tuple[float, float]] = field(default_factory=dict)
 
 
 def pss_mb(pid: int) -> float | None:
@@ -51,6 +53,20 @@ def pss_mb(pid: int) -> float | None:
     return None
 
 
+def rollup_mb(pid: int) -> dict[str, float]:
+    """Return the fields of /proc/PID/smaps_rollup in MB (empty if `pid` is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return {}
+    fields = {}
+    for line in text.splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        if rest.strip().endswith("kB"):
+            fields[name] = int(rest.split()[0]) / 1024
+    return fields
+
+
 def tree(pid: int) -> list[int]:
     """Return `pid` and every descendant of it."""
     pids, todo = [], [pid]
@@ -62,7 +78,7 @@ def tree(pid: int) -> list[int]:
 
 
 def tree_memory(pid: int) -> TreeMemory:
-    processes = {}
+    processes, split = {}, {}
     for member in tree(pid):
         size = pss_mb(member)
         if size is None:
@@ -72,7 +88,11 @@ def tree_memory(pid: int) -> TreeMemory:
         except FileNotFoundError:
             continue
         processes[member] = (command.decode(errors="replace").strip()[:80], size)
-    return TreeMemory(pss_mb=sum(size for _, size in processes.values()), processes=processes)
+        fields = rollup_mb(member)
+        split[member] = (fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0),
+                         fields.get("Shared_Clean", 0) + fields.get("Shared_Dirty", 0))
+    return TreeMemory(pss_mb=sum(size for _, size in processes.values()), processes=processes,
+                      split=split)
 
 
 def _drive(url: str, token: str, requests: int) -> None:
@@ -138,7 +158,7 @@ def measure_make_run(*, requests: int = 1000, env: dict[str, str] | None = None,
             time.sleep(IDLE_SECONDS)
             return tree_memory(process.pid)
         finally:
-            # The session this function started: make, its shell, gunicorn, the deploy worker.
+            # The session this function started: make, gunicorn (its workers, the deploy worker).
             try:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=20)
@@ -157,8 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     memory = measure_make_run(requests=args.requests,
                               env=dict(item.split("=", 1) for item in args.env))
+    print(f"{'pid':>8} {'PSS':>8}    {'private':>8} {'shared':>8}  command")
     for pid, (command, size) in sorted(memory.processes.items()):
-        print(f"{pid:>8} {size:8.1f} MB  {command}")
+        private, shared = memory.split.get(pid, (0.0, 0.0))
+        print(f"{pid:>8} {size:8.1f} MB {private:8.1f} {shared:8.1f}  {command}")
     print(f"total PSS {memory.pss_mb:.1f} MB ({len(memory.processes)} processes)")
     return 0
 

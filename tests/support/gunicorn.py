@@ -5,8 +5,9 @@ does, with N sync workers on a free loopback port, waits until /healthz
 answers and every worker is up, and stops by PID: SIGTERM to the master
 (SIGKILL after 15 s), then SIGKILL to any worker it had that outlived it.
 `env` is the master's whole environment (tests build it with
-`live_env()`); only the bind address, the worker count, worker recycling
-and, if given, the worker timeout come from here.
+`live_env()`); only the bind address, the worker count, worker recycling,
+no deploy worker unless `env` sets TAOS_DEPLOY_WORKERS, and, if given, the
+worker timeout come from here.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class GunicornServer:
         self.workers = workers
         self.log_path = log_path
         self.env = {
+            # No deploy worker unless a test asks for one (TAOS_DEPLOY_WORKERS):
+            # worker_pids() counts the web workers, and tests run jobs themselves.
+            "TAOS_DEPLOY_WORKERS": "0",
             **env,
             "TAOS_BIND": f"127.0.0.1:{self.port}",
             "TAOS_WORKERS": str(workers),
@@ -86,8 +90,20 @@ class GunicornServer:
         raise RuntimeError(f"gunicorn not ready in {READY_TIMEOUT_SECONDS}s:\n{self.log_tail()}")
 
     def worker_pids(self) -> list[int]:
-        """Return the PIDs of the master's live worker processes."""
-        pids = child_pids(self.process.pid) if self.process else []
+        """Return the PIDs of the master's live web worker processes."""
+        return self._children(group_leaders=False)
+
+    def deploy_worker_pids(self) -> list[int]:
+        """Return the PIDs of the deploy workers the master forked (TAOS_DEPLOY_WORKERS).
+
+        They are the children that lead a process group of their own
+        (tinyagentos_site/deploy_worker.py); web workers stay in the master's.
+        """
+        return self._children(group_leaders=True)
+
+    def _children(self, *, group_leaders: bool) -> list[int]:
+        pids = [pid for pid in (child_pids(self.process.pid) if self.process else [])
+                if _leads_its_group(pid) is group_leaders]
         for pid in pids:
             if pid not in self._worker_pids and (started := start_time(pid)) is not None:
                 self._worker_pids[pid] = started
@@ -106,6 +122,7 @@ class GunicornServer:
         """Stop the master (TERM, then KILL) and any worker that outlived it."""
         if self.process is not None:
             self.worker_pids()
+            self.deploy_worker_pids()
             stop_process(self.process, timeout=STOP_TIMEOUT_SECONDS)
             for pid, started in sorted(self._worker_pids.items()):
                 if start_time(pid) == started:
@@ -116,3 +133,10 @@ class GunicornServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _leads_its_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
