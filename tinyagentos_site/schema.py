@@ -37,9 +37,14 @@ COMMON_PROBLEMS = {
 
 
 # DRF's CharField refuses NUL characters in every string it parses, and trims
-# whitespace before it checks that a required string is not blank.
+# whitespace (Python's `str.strip()`) before it checks that a required string
+# is not blank. The whitespace is spelled out: `\s` of JSON Schema's regex
+# dialect (ECMA-262) lacks U+001C-U+001F and U+0085, which Python strips, and
+# has U+FEFF, which Python keeps.
+PYTHON_WHITESPACE = ("\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a"
+                     "\\u2028\\u2029\\u202f\\u205f\\u3000")
 NO_NUL_PATTERN = "^[^\\x00]*$"
-NOT_BLANK_PATTERN = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+NOT_BLANK_PATTERN = f"^[^\\x00]*[^{PYTHON_WHITESPACE}\\x00][^\\x00]*$"
 
 
 def _describe_strings(schema: dict[str, Any]) -> None:
