@@ -386,11 +386,11 @@ class AgentTokenPanelMixin:
             form.fields["revoke_token"].disabled = True
         if request.method == "POST" and form.is_valid():
             revoke = may_revoke and form.cleaned_data["revoke_token"]
-            was_archived = agent.status == agent.Status.ARCHIVED
             with transaction.atomic():
-                revoked = services.agent_archive_with_token(agent=agent, revoke_token=revoke,
-                                                            actor=request.user)
-                said = [] if was_archived else [changed(agent, "status")]
+                result = services.agent_archive_with_token(agent=agent, revoke_token=revoke,
+                                                           actor=request.user)
+                revoked = result.revoked
+                said = [changed(agent, "status")] if result.archived else []
                 said += [changed_related(token, *AGENT_TOKEN_REVOKED) for token in revoked]
                 if said:  # archiving again what is archived changes nothing
                     self.log_change(request, agent, said)

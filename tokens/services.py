@@ -54,6 +54,14 @@ class IssuedToken:
 
 
 @dataclass(frozen=True)
+class ArchivedAgent:
+    """What archiving an agent changed: whether it was archived now, and the tokens revoked."""
+
+    archived: bool
+    revoked: list[AgentToken]
+
+
+@dataclass(frozen=True)
 class IssuedOperatorToken:
     """A new operator token and its plaintext secret, which is shown once."""
 
@@ -137,16 +145,22 @@ def _revoke_active(*, agent: Agent, actor: User | None, reason: str, now: dateti
                    only: list[int] | None = None) -> list[AgentToken]:
     """Revoke the locked `agent`'s active token (of `only`, if given); return what was revoked.
 
-    Read, then updated by primary key: the agent's lock keeps the two in step,
-    and the callers learn which token they revoked (the admin logs it).
+    Read, then updated by primary key, so that the callers learn which token
+    they revoked (the admin logs it). The agent's lock keeps the two in step
+    (READ COMMITTED: the read after the lock sees the latest commit); the
+    update still says "while active" (it re-reads the row it writes on every
+    engine), so a token revoked already is never revoked again, and a count
+    that differs rolls everything back rather than report a false revoke.
     """
     tokens = AgentToken.objects.active().filter(agent=agent)
     if only is not None:
         tokens = tokens.filter(pk__in=only)
     revoked = list(tokens)
     if revoked:
-        AgentToken.objects.filter(pk__in=[token.pk for token in revoked]).update(
-            revoked_at=now, revoked_by=actor, revoke_reason=reason)
+        updated = AgentToken.objects.active().filter(pk__in=[token.pk for token in revoked]) \
+            .update(revoked_at=now, revoked_by=actor, revoke_reason=reason)
+        if updated != len(revoked):  # not under the agent's lock and READ COMMITTED
+            raise RuntimeError(f"revoked {updated} of {len(revoked)} locked active tokens")
     for token in revoked:
         token.revoked_at, token.revoked_by, token.revoke_reason = now, actor, reason
     return revoked
@@ -186,21 +200,25 @@ def token_revoke(*, agent: Agent, actor: User | None = None, reason: str = ""
 
 
 def agent_archive_with_token(*, agent: Agent, revoke_token: bool, actor: User | None = None
-                             ) -> list[AgentToken]:
-    """Archive `agent`, and revoke its active token if `revoke_token`; return what was revoked.
+                             ) -> ArchivedAgent:
+    """Archive `agent`, and revoke its active token if `revoke_token`; say what changed.
 
     Archiving alone revokes nothing: an archived agent's token keeps working
-    until it is revoked, which is the caller's explicit choice.
+    until it is revoked, which is the caller's explicit choice. Whether the
+    agent was archived now is decided on its locked row, so of two concurrent
+    calls only one reports it.
     """
     with transaction.atomic():
         locked = _lock_agent(agent)
+        agent.refresh_from_db(fields=["status"])
+        archived = agent.status != Agent.Status.ARCHIVED
         revoked: list[AgentToken] = []
         if revoke_token:
             revoked = _revoke_active(agent=locked, actor=actor, reason="agent archived",
                                      now=timezone.now())
         agent_archive(agent=agent)
     logger.info("agent %s archived (%s token revoked)", agent.name, len(revoked))
-    return revoked
+    return ArchivedAgent(archived=archived, revoked=revoked)
 
 
 def tokens_revoke_selected(*, tokens: list[AgentToken], actor: User | None = None,

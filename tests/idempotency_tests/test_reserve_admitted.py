@@ -93,11 +93,34 @@ def test_full_slots_still_replay_a_completed_key_at_once(other_connection):
 
 def test_full_slots_refuse_a_key_not_completed_without_inserting(other_connection):
     fill_slots(other_connection, "busy")
-    with pytest.raises(IdempotencyKeyInUse), transaction.atomic():
-        reserve("busy")
-    other_connection.execute("SELECT pg_advisory_unlock_all()")
     with transaction.atomic():
-        assert reserve("busy") is None  # nothing was left behind: the key is still fresh
+        with pytest.raises(IdempotencyKeyInUse):
+            reserve("busy")
+        # Refused in Python after the statement: the transaction goes on, and holds no row.
+        assert not services.IdempotencyRecord.objects.filter(key="busy").exists()
+        assert held_slots("busy") == []
+        transaction.set_rollback(True)
+
+
+def held_slots(key: str) -> list[int]:
+    """Return the slots of `key` this connection's transaction holds (advisory locks)."""
+    base = waiters.slot_lock_base(PRINCIPAL, key)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
+            "WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted")
+        return sorted(lock_id - base for (lock_id,) in cursor.fetchall())
+
+
+@pytest.mark.parametrize("held", [(), (0,), (0, 2), (1,), (0, 1)])
+def test_a_reservation_takes_exactly_one_slot_the_first_free_one(other_connection, held):
+    base = waiters.slot_lock_base(PRINCIPAL, "slots")
+    for n in held:
+        other_connection.execute("SELECT pg_advisory_lock(%s)", [base + n])
+    with transaction.atomic():
+        assert reserve("slots") is None
+        first_free = min(set(range(waiters.slot_count())) - set(held))
+        assert held_slots("slots") == [first_free]
         transaction.set_rollback(True)
 
 

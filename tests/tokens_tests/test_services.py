@@ -187,3 +187,25 @@ def test_operator_token_revoke_is_idempotent(make_operator_token):
 def test_operator_token_name_is_required(make_user):
     with pytest.raises(ValidationError):
         services.operator_token_create(user=make_user("alice"), name="")
+
+
+def test_archiving_says_whether_it_archived_decided_on_the_locked_row(agent):
+    token = services.token_issue(agent=agent).token
+    stale = type(agent).objects.get(pk=agent.pk)  # read before the first archive
+    first = services.agent_archive_with_token(agent=agent, revoke_token=True)
+    assert first.archived and [t.pk for t in first.revoked] == [token.pk]
+    # A second call with an instance read before the first one committed
+    # (as a concurrent admin submit has) archives and revokes nothing.
+    second = services.agent_archive_with_token(agent=stale, revoke_token=True)
+    assert (second.archived, second.revoked) == (False, [])
+    token.refresh_from_db()
+    assert token.revoke_reason == "agent archived"
+
+
+def test_a_revoke_never_rewrites_a_token_already_revoked(agent):
+    old = services.token_issue(agent=agent).token
+    services.token_revoke(agent=agent, reason="first")
+    revoked_at = AgentToken.objects.get(pk=old.pk).revoked_at
+    assert services.token_revoke(agent=agent, reason="second") == []
+    old.refresh_from_db()
+    assert (old.revoke_reason, old.revoked_at) == ("first", revoked_at)
