@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE
 from django.urls import reverse
@@ -12,10 +10,10 @@ from agents.models import Agent
 from agents.services import agent_create
 from idempotency.forms import FORM_KEY_FIELD
 from tests.support.admin_log import history, said
+from tests.support.admin_pages import KEY_RE
 
 pytestmark = pytest.mark.django_db
 
-KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
 ADD = reverse("admin:agents_agent_add")
 
 

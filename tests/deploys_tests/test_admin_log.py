@@ -7,8 +7,6 @@ replayed submit logs nothing, and no secret is ever logged.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.test import Client
@@ -21,14 +19,13 @@ from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.forms import FORM_KEY_FIELD
 from tests.support.admin_log import assert_not_logged, history, said
+from tests.support.admin_pages import KEY_RE, SECRET_RE
 from tests.support.agent_admin import page_of, token_url
 from tokens import services as token_services
 from tokens.models import AgentToken
 
 pytestmark = pytest.mark.django_db
 
-SECRET_RE = re.compile(r'<code class="token-secret">(taos_[0-9A-Za-z]+)</code>')
-KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
 CHANGELIST = reverse("admin:agents_agent_changelist")
 DEPLOY_NEW = reverse("admin:agents_agent_deploy_new")
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
@@ -14,15 +12,13 @@ from agents.services import agent_create
 from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.forms import FORM_KEY_FIELD
+from tests.support.admin_pages import KEY_RE, SECRET_RE
 from tests.support.agent_admin import page_of, token_url
 from tokens import crypto
 from tokens import services as token_services
 from tokens.models import AgentToken
 
 pytestmark = pytest.mark.django_db
-
-SECRET_RE = re.compile(r'<code class="token-secret">(taos_[0-9A-Za-z]+)</code>')
-KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
 
 
 def said(response) -> list[str]:

@@ -16,12 +16,8 @@ from django.urls import reverse
 from agents.models import Agent
 from agents.services import agent_create
 from deploys.models import DeployTask
-from tests.support.admin_session import (
-    SECRET_RE,
-    admin_login,
-    post_concurrently,
-    rendered_form,
-)
+from tests.support.admin_pages import SECRET_RE
+from tests.support.admin_session import admin_login, post_concurrently, rendered_form
 from tests.support.deploy_command import DeployCommand
 from tests.support.task_workers import TaskWorker
 from tokens.models import AgentToken, OperatorToken

@@ -5,7 +5,6 @@ The races through real gunicorn workers are in tests/e2e/test_admin_form_races.p
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -18,18 +17,12 @@ from agents.models import Agent
 from agents.services import agent_create
 from idempotency.forms import FORM_KEY_FIELD
 from idempotency.models import IdempotencyRecord
+from tests.support.admin_pages import KEY_RE, SECRET_RE, rendered_key
 from tokens.models import AgentToken, OperatorToken
 
 pytestmark = pytest.mark.django_db
 
 AGENT_ADD = reverse("admin:agents_agent_add")
-KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
-SECRET_RE = re.compile(r'<code class="token-secret">(taos(?:op)?_[0-9A-Za-z]+)</code>')
-
-
-def rendered_key(client: Client, url: str) -> str:
-    [key] = KEY_RE.findall(client.get(url, follow=True).content.decode())
-    return key
 
 
 def agent_form(key: str, **fields: str) -> dict[str, str]:

@@ -9,7 +9,6 @@ permissions say; everything else is refused and changes nothing.
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -24,6 +23,7 @@ from agents.services import agent_create
 from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.models import IdempotencyRecord
+from tests.support.admin_pages import SECRET_RE
 from tokens import services as token_services
 from tokens.models import AgentToken, OperatorToken
 
@@ -33,7 +33,6 @@ VIEW_PERMS = (
     "agents.view_agent", "tokens.view_agenttoken", "tokens.view_operatortoken",
     "deploys.view_deploytask", "idempotency.view_idempotencyrecord",
 )
-SECRET_RE = re.compile(r'<code class="token-secret">(taos(?:op)?_[0-9A-Za-z]+)</code>')
 
 
 def staff(make_user, name: str, perms: tuple[str, ...]) -> User:

@@ -7,11 +7,11 @@ import re
 
 import httpx
 
+from idempotency.forms import FORM_KEY_FIELD
+from tests.support.admin_pages import KEY_RE, SECRET_RE
 from tests.support.http_auth import PASSWORD
 
 CSRF_RE = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-FORM_KEY_RE = re.compile(r'name="_idempotency_key" value="([^"]+)"')
-SECRET_RE = re.compile(r'<code class="token-secret">(taos(?:op)?_[0-9A-Za-z]+)</code>')
 
 
 def admin_login(base_url: str, username: str, password: str = PASSWORD) -> httpx.Client:
@@ -32,8 +32,8 @@ def rendered_form(client: httpx.Client, path: str) -> dict[str, str]:
     page = client.get(path, follow_redirects=True)  # to the form's URL with its key
     assert page.status_code == 200, page.text[:500]
     csrf = CSRF_RE.findall(page.text)[0]  # the logout form has one too
-    [key] = FORM_KEY_RE.findall(page.text)
-    return {"csrfmiddlewaretoken": csrf, "_idempotency_key": key}
+    [key] = KEY_RE.findall(page.text)
+    return {"csrfmiddlewaretoken": csrf, FORM_KEY_FIELD: key}
 
 
 def post_concurrently(client: httpx.Client, path: str, data: dict, times: int

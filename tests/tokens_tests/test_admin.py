@@ -1,24 +1,18 @@
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.support.admin_pages import secrets_on
 from tokens import crypto, services
 from tokens.errors import TokenAlreadyActive
 from tokens.models import AgentToken, OperatorToken
 
 pytestmark = pytest.mark.django_db
 
-SECRET_RE = re.compile(r'<code class="token-secret">(taos(?:op)?_[0-9A-Za-z]+)</code>')
 ADD = reverse("admin:tokens_agenttoken_add")
 CHANGELIST = reverse("admin:tokens_agenttoken_changelist")
-
-
-def secrets_on(response) -> list[str]:
-    return SECRET_RE.findall(response.content.decode())
 
 
 def assert_secret_not_kept(client: Client, secret: str) -> None:

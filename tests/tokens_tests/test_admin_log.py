@@ -7,8 +7,6 @@ secret is ever logged (a token is named by its lookup prefix).
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.test import Client
@@ -16,13 +14,12 @@ from django.urls import reverse
 
 from idempotency.forms import FORM_KEY_FIELD
 from tests.support.admin_log import assert_not_logged, history, said
+from tests.support.admin_pages import SECRET_RE, rendered_key
 from tokens import services
 from tokens.models import AgentToken, OperatorToken
 
 pytestmark = pytest.mark.django_db
 
-SECRET_RE = re.compile(r'<code class="token-secret">(taos(?:op)?_[0-9A-Za-z]+)</code>')
-KEY_RE = re.compile(rf'name="{FORM_KEY_FIELD}" value="([^"]+)"')
 ADD = reverse("admin:tokens_agenttoken_add")
 CHANGELIST = reverse("admin:tokens_agenttoken_changelist")
 OPERATOR_ADD = reverse("admin:tokens_operatortoken_add")
@@ -30,13 +27,8 @@ OPERATOR_CHANGELIST = reverse("admin:tokens_operatortoken_changelist")
 REVOKED = "Changed Revoked at, Revoked by and Revoke reason."
 
 
-def form_key(client: Client, url: str) -> str:
-    [key] = KEY_RE.findall(client.get(url, follow=True).content.decode())
-    return key
-
-
 def test_add_form_logs_the_addition_once(browser, root, agent):
-    form = {"agent": agent.pk, FORM_KEY_FIELD: form_key(browser, ADD)}
+    form = {"agent": agent.pk, FORM_KEY_FIELD: rendered_key(browser, ADD)}
     first = browser.post(ADD, form)
     assert browser.post(ADD, form)["Idempotent-Replayed"] == "true"
     [entry] = history(AgentToken.objects.get())
@@ -52,7 +44,7 @@ def test_a_refused_add_logs_nothing(browser, agent, issued):
 def test_operator_token_add_form_logs_the_addition_once(browser, root, make_user):
     user = make_user("alice")
     form = {"user": user.pk, "name": "backup", "expires_at_0": "", "expires_at_1": "",
-            FORM_KEY_FIELD: form_key(browser, OPERATOR_ADD)}
+            FORM_KEY_FIELD: rendered_key(browser, OPERATOR_ADD)}
     first = browser.post(OPERATOR_ADD, form)
     browser.post(OPERATOR_ADD, form)
     [entry] = history(OperatorToken.objects.get())
