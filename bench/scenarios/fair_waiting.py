@@ -119,5 +119,5 @@ async def make_run_pss(site: Site) -> list[MeasureRow]:
         sizes.append(measured.pss_mb)
         counts.append(len(measured.processes))
     return [median_row("PSS of the make run tree", sizes, "MB", Target("<=", 200.0),
-                       note=f"{max(counts)} processes (make, its shell, gunicorn master and "
-                            "workers, the deploy worker); gunicorn.conf.py defaults")]
+                       note=f"{max(counts)} processes (make, gunicorn master and "
+                            "workers, the deploy worker it forks); gunicorn.conf.py defaults")]
