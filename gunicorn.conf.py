@@ -11,7 +11,7 @@ bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
 # memory a request in flight but loses both (docs/idempotency.md, "Fair
 # waiting"). cores + 2 (at least 4): more than the 3 requests one key may
 # hold at once, and ~30 MB of PSS a worker with preload_app (bench/memory.py;
-# on 2 cores a fifth one would take `make run` from ~170 to ~200 MB).
+# on 2 cores a fifth one takes `make run` from ~165 to ~184 MB).
 worker_class = os.environ.get("TAOS_WORKER_CLASS", "sync")
 workers = int(os.environ.get("TAOS_WORKERS") or max(4, multiprocessing.cpu_count() + 2))
 # gthread only: gunicorn turns a `sync` worker with threads > 1 into gthread.
