@@ -9,6 +9,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection
 from django.db.models import Field, QuerySet
@@ -152,10 +153,7 @@ def _read(*, principal: str, key: str) -> StoredResponse | None:
             row = cursor.fetchone()
         if row is None:
             return None
-        fp, status, body, headers, expires_at = row
-        headers = _field("response_headers").from_db_value(headers, None, connection)
-        return StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
-                              headers=headers or {}, expires_at=expires_at)
+        return _stored_from_row(*row)
     record = (IdempotencyRecord.objects.filter(key=key, principal=principal)
               .only(*sql.STORED_COLUMNS).first())
     if record is None:
@@ -165,6 +163,14 @@ def _read(*, principal: str, key: str) -> StoredResponse | None:
         body=bytes(record.response_body or b""), headers=record.response_headers or {},
         expires_at=record.expires_at,
     )
+
+
+def _stored_from_row(fingerprint: str, status: int, body: bytes | None, headers: Any,
+                     expires_at: datetime) -> StoredResponse:
+    """Return the StoredResponse of a raw row of `sql.STORED_COLUMNS` (PostgreSQL's statements)."""
+    headers = _field("response_headers").from_db_value(headers, None, connection)
+    return StoredResponse(fingerprint=fingerprint, status=status, body=bytes(body or b""),
+                          headers=headers or {}, expires_at=expires_at)
 
 
 def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: str,
@@ -200,9 +206,7 @@ def _insert(*, principal: str, key: str, fingerprint: str, method: str, path: st
         raise
     if inserted or fp is None:
         return inserted, None
-    headers = _field("response_headers").from_db_value(headers, None, connection)
-    return False, StoredResponse(fingerprint=fp, status=status, body=bytes(body or b""),
-                                 headers=headers or {}, expires_at=row_expires_at)
+    return False, _stored_from_row(fp, status, body, headers, row_expires_at)
 
 
 def _insert_mysql(params: list, *, wait_seconds: float) -> bool:
