@@ -84,7 +84,12 @@ def test_each_scenario_has_every_round_with_real_numbers(engine, name, status):
         assert one["statuses"] == {status: SMOKE_REQUESTS}  # no wrong answer either
         assert one["throughput_rps"] > 0
         assert 0 < one["p50_ms"] <= one["p95_ms"] <= one["p99_ms"]
-        assert one["server_cpu_ms_per_request"] > 0
+        # Server CPU comes from /proc/<pid>/stat in clock ticks (10 ms): a smoke
+        # round of cheap 401s (~0.3 ms each) may stay under one tick.
+        if name == "ceiling":
+            assert one["server_cpu_ms_per_request"] >= 0
+        else:
+            assert one["server_cpu_ms_per_request"] > 0
         assert one["client_cpu_ms_per_request"] > 0
     assert scenario["statuses"] == {status: len(rounds) * SMOKE_REQUESTS}
     latency = scenario["latency_ms"]
