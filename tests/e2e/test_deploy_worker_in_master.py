@@ -92,7 +92,11 @@ def test_a_misconfigured_deploy_worker_refuses_to_start_and_the_site_still_serve
     server = gunicorn_factory(workers=2, TAOS_DEPLOY_WORKERS="1", DEPLOY_BACKEND="bogus")
     wait_until(lambda: "deploys.E001" in server.log_tail(200), timeout=30,
                what="the system check error in the log")
-    assert "Deploy worker (pid:" in server.log_tail(200)  # it exited; the master goes on
+    # The child prints the error before it exits; the master logs the exit
+    # when it reaps the child, a moment later, and schedules a restart.
+    wait_until(lambda: "restarting in" in server.log_tail(200), timeout=15,
+               what="the master to reap the deploy worker")
+    assert "Deploy worker refused to start" in server.log_tail(200)
     assert len(server.worker_pids()) == 2
 
 
