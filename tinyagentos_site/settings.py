@@ -190,11 +190,14 @@ if REDIS_URL:
     # stays the source of truth: a Redis outage costs a query, not a login.
     SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
+    # Django's database cache, except that it never evicts a live entry (the
+    # lockout counters live here); MAX_ENTRIES is when expired rows are swept.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "tinyagentos_site.cache.DatabaseCache",
             "LOCATION": "taos_cache",
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "taos"),
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
 
