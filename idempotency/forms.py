@@ -8,7 +8,10 @@ with the form's effects, exactly as an API request with an Idempotency-Key:
 
 - a double or repeated submit waits for the first (the reservation's unique
   index, on any worker or host), then lands where the first did: the stored
-  response is the redirect to what the first made, with its messages;
+  response is the redirect to what the first made, with its messages; past
+  IDEMPOTENCY_WAIT_SECONDS (on SQLite too: the wait for the write lock is
+  bounded as for the API) it lands back on the form's page, which says the
+  first submit is still being saved;
 - the same key with changed data is a form error linking to what the first
   made (`on_reused`), never a bare 422;
 - a form whose answer showed a secret stores, instead of that answer, a
@@ -42,6 +45,7 @@ from django.utils.safestring import SafeData, mark_safe
 from idempotency import services
 from idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyInvalid
 from idempotency.keys import parse_key, request_fingerprint
+from idempotency.protocol import request_transaction
 from idempotency.services import StoredResponse
 
 FORM_KEY_FIELD = "_idempotency_key"
@@ -146,7 +150,7 @@ def submit_once(request: HttpRequest, *, run: Callable[[], HttpResponseBase],
     wait_seconds = float(settings.IDEMPOTENCY_WAIT_SECONDS)
     expires_at = timezone.now() + timedelta(seconds=int(settings.IDEMPOTENCY_TTL_SECONDS))
     try:
-        with transaction.atomic():
+        with request_transaction(wait_seconds=wait_seconds):
             stored = services.reserve(
                 principal=principal, key=key, fingerprint=fingerprint, method="POST",
                 path=request.path, wait_seconds=wait_seconds, expires_at=expires_at,

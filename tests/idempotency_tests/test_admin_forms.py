@@ -5,17 +5,21 @@ The races through real gunicorn workers are in tests/e2e/test_admin_form_races.p
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import Agent
 from agents.services import agent_create
-from idempotency.forms import FORM_KEY_FIELD
+from idempotency import services
+from idempotency.forms import FORM_KEY_FIELD, IN_USE_MESSAGE
 from idempotency.models import IdempotencyRecord
 from tests.support.admin_pages import KEY_RE, SECRET_RE, rendered_key
 from tokens.models import AgentToken, OperatorToken
@@ -149,3 +153,53 @@ def test_a_repeated_operator_token_add_makes_one_token_and_shows_its_secret_once
     token = OperatorToken.objects.get()
     page = reverse("admin:tokens_operatortoken_change", args=[token.pk])
     assert [a.get("Location") for a in answers[1:]] == [page, page]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_submit_whose_key_is_held_too_long_says_it_is_still_being_saved(browser, settings):
+    """The wait is IDEMPOTENCY_WAIT_SECONDS on every engine (SQLite's busy timeout is 20 s).
+
+    Another connection holds the form's key in an open transaction, as a
+    first submit still running on another worker does (on SQLite: the write
+    lock). The second submit gives up after the bound, lands back on the
+    form, says why, makes nothing; once the holder rolls back the same form
+    saves.
+    """
+    settings.IDEMPOTENCY_WAIT_SECONDS = 0.5
+    key = rendered_key(browser, AGENT_ADD)
+    principal = f"user:{browser.session['_auth_user_id']}"
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        try:
+            with transaction.atomic():
+                services.reserve(principal=principal, key=key, fingerprint="0" * 64,
+                                 method="POST", path=AGENT_ADD, wait_seconds=1,
+                                 expires_at=timezone.now() + timedelta(hours=1))
+                held.set()
+                release.wait(30)
+                transaction.set_rollback(True)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(10)
+        started = time.monotonic()
+        response = browser.post(AGENT_ADD, agent_form(key))
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(30)
+
+    assert response.status_code == 302
+    assert response["Location"] == response.wsgi_request.get_full_path()
+    assert said(response)[-1] == IN_USE_MESSAGE
+    assert waited < 10, waited  # the wait bound (0.5 s), not SQLite's busy timeout
+    assert not Agent.objects.exists()
+    assert not IdempotencyRecord.objects.exists()
+
+    saved = browser.post(AGENT_ADD, agent_form(key))
+    agent = Agent.objects.get()
+    assert saved["Location"] == reverse("admin:agents_agent_change", args=[agent.pk])
