@@ -102,14 +102,20 @@ def reserve_admitted(*, principal: str, key: str, fingerprint: str, method: str,
     slot it does not insert and does not wait: return the key's completed
     response if there is one, else raise IdempotencyKeyInUse at once. A key
     it did not insert (a replay, or a request that waited for its holder)
-    costs one more statement, the read of the row. Other engines: `reserve`
-    (their slots are taken before the transaction opens, `waiters.file_slot`).
+    costs one more statement, the read of the row. MariaDB: a fresh key's
+    insert does not wait, and only a request that finds the key held takes a
+    slot (`_reserve_admitted_mysql`). SQLite: `reserve` (its slots are taken
+    before the transaction opens, `waiters.file_slot`).
     """
+    if not connection.in_atomic_block:
+        raise RuntimeError("reserve_admitted() must run inside the request's transaction")
+    if connection.vendor == "mysql":
+        return _reserve_admitted_mysql(
+            principal=principal, key=key, fingerprint=fingerprint, method=method, path=path,
+            wait_seconds=wait_seconds, expires_at=expires_at)
     if connection.vendor != "postgresql":
         return reserve(principal=principal, key=key, fingerprint=fingerprint, method=method,
                        path=path, wait_seconds=wait_seconds, expires_at=expires_at)
-    if not connection.in_atomic_block:
-        raise RuntimeError("reserve_admitted() must run inside the request's transaction")
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
     params = [f"{max(1, int(wait_seconds * 1000))}ms", waiters.slot_lock_base(principal, key),
@@ -133,6 +139,42 @@ def reserve_admitted(*, principal: str, key: str, fingerprint: str, method: str,
     # its slot until the transaction ends.
     return reserve(principal=principal, key=key, fingerprint=fingerprint, method=method,
                    path=path, wait_seconds=wait_seconds, expires_at=expires_at)
+
+
+def _reserve_admitted_mysql(*, principal: str, key: str, fingerprint: str, method: str,
+                            path: str, wait_seconds: float,
+                            expires_at: datetime) -> StoredResponse | None:
+    """InnoDB: insert without waiting; only a key held by another request takes a slot to wait.
+
+    A fresh key costs the one insert, as on the other engines. A completed
+    key (1062) is read and answered. A key whose row another transaction
+    holds (1205 at once, the statement undone and the transaction going on)
+    waits for it as `reserve` does, with one of the key's waiter slots
+    (`waiters.named_slot`) for as long as it waits; without a free slot it
+    answers the key's completed response if it has one by now, else raises
+    IdempotencyKeyInUse at once.
+    """
+    now = timezone.now()
+    adapt = connection.ops.adapt_datetimefield_value
+    params = [principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
+    try:
+        if _insert_mysql(params, wait_seconds=0):
+            return None
+        stored = _read(principal=principal, key=key)
+        if stored is not None and stored.expires_at > now:
+            return stored
+    except (IdempotencyKeyInUse, _DeadlockVictim):
+        pass  # held by another transaction: wait for it, with a slot
+    # Held, or its row expired or purged meanwhile: `reserve` sorts them out.
+    with waiters.named_slot(principal=principal, key=key) as admitted:
+        if admitted:
+            return reserve(principal=principal, key=key, fingerprint=fingerprint,
+                           method=method, path=path, wait_seconds=wait_seconds,
+                           expires_at=expires_at)
+    stored = _read(principal=principal, key=key)
+    if stored is not None and stored.expires_at > now:
+        return stored
+    raise IdempotencyKeyInUse(retry_after=1)
 
 
 def completed(*, principal: str, key: str) -> StoredResponse | None:
@@ -215,7 +257,7 @@ def _insert_mysql(params: list, *, wait_seconds: float) -> bool:
     A duplicate of a committed row is error 1062 at once. A duplicate of an
     uncommitted one waits for its owner (InnoDB takes a shared lock on the
     duplicate index record), at most `wait_seconds` rounded up to a whole
-    second (then 1205: IdempotencyKeyInUse): the owner's commit makes it
+    second, 0 not at all (then 1205: IdempotencyKeyInUse): the owner's commit makes it
     1062, the owner's rollback or death lets this insert through. When the
     owner rolls back with two or more waiters, each holds that shared lock
     and wants the exclusive one to insert: InnoDB breaks the deadlock by
@@ -225,7 +267,7 @@ def _insert_mysql(params: list, *, wait_seconds: float) -> bool:
     waits on the winner's row like any other waiter. Inside a savepoint the
     outer transaction's work is gone too, so that error is raised as it is.
     """
-    seconds = max(1, math.ceil(wait_seconds))
+    seconds = math.ceil(wait_seconds)  # 0: no wait at all
     try:
         with connection.cursor() as cursor:
             cursor.execute(sql.insert(connection.vendor), [seconds, *params])

@@ -13,6 +13,15 @@ cannot keep one:
   fresh key pays no extra statement. They vanish with the transaction, and
   with the connection when a worker dies; every host on the database sees
   them, and they work behind PgBouncer in transaction mode.
+- MariaDB: the holder is the request whose reservation insert went through
+  without waiting (`services.reserve_admitted` tries it with a lock wait of
+  0); only a request that finds the key held takes a waiter slot, a named
+  lock of its connection (`GET_LOCK(name, 0)`, `IDEMPOTENCY_WAITERS_PER_KEY`
+  names per key, the first free one in one statement), for as long as it
+  waits. Named locks are the server's, so every host on the database sees
+  them; the server drops them with a dead worker's connection. They are
+  session-level, released right after the wait (`named_slot`), so they suit
+  direct connections, which is how the site connects to MariaDB.
 - SQLite (one host by design) and any other engine: `flock` on a small file
   per slot, taken here before `BEGIN IMMEDIATE` (where SQLite waits). The
   kernel drops the lock when the file is closed or its process dies. Keys are
@@ -25,13 +34,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import hashlib
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
+
+logger = logging.getLogger(__name__)
 
 BUCKETS = 4096
 # PostgreSQL advisory lock ids: the low bits are the slot number.
@@ -65,8 +78,51 @@ def slot_dir() -> Path:
 
 
 def takes_file_slots() -> bool:
-    """Return whether this engine counts slots in files (PostgreSQL does it in the insert)."""
-    return connection.vendor != "postgresql"
+    """Return whether this engine counts slots in files (PostgreSQL and MariaDB: the database)."""
+    return connection.vendor not in ("postgresql", "mysql")
+
+
+def named_slot_names(principal: str, key: str) -> list[str]:
+    """Return the MariaDB lock names of the waiter slots of (principal, key) in this database.
+
+    Named locks are server-wide: the database's name keeps two databases on
+    one server (a test run beside the site) apart. 64 characters at most.
+    """
+    scope = f"{connection.settings_dict['NAME']}\n{principal}\n{key}"
+    digest = hashlib.sha256(scope.encode()).hexdigest()[:40]
+    return [f"taos-idem:{digest}:{n}" for n in range(slot_count() - 1)]
+
+
+@functools.cache
+def _take_named_sql(slots: int) -> str:
+    # CASE stops at the first true branch: it takes the first free name only.
+    branches = " ".join(f"WHEN GET_LOCK(%s, 0) = 1 THEN {n}" for n in range(slots))
+    return f"SELECT CASE {branches} ELSE -1 END"
+
+
+@contextlib.contextmanager
+def named_slot(*, principal: str, key: str) -> Iterator[bool]:
+    """MariaDB: hold one of the key's waiter slots while the block runs; yield whether one was free."""
+    names = named_slot_names(principal, key)
+    if not names:
+        yield False
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_take_named_sql(len(names)), names)
+        (taken,) = cursor.fetchone()
+    if taken < 0:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT RELEASE_LOCK(%s)", [names[taken]])
+        except DatabaseError as exc:
+            # A broken connection took its session's locks with it.
+            logger.warning("idempotency: could not release a waiter slot (%s)",
+                           exc.__class__.__name__)
 
 
 @contextlib.contextmanager

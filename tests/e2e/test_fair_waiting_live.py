@@ -1,7 +1,8 @@
 """A retry storm on one key, through real gunicorn workers: nobody else waits for it.
 
-DESIGN.md, "Waiting is fair". Runs on the backend of the run (PostgreSQL or
-the SQLite default); 4 workers, the project's gunicorn.conf.py.
+DESIGN.md, "Waiting is fair". Runs on the backend of the run (PostgreSQL,
+MariaDB or the SQLite default); 4 workers, the project's gunicorn.conf.py;
+and two masters, which count one key's slots together.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import uuid
 
 import httpx
 import pytest
+from django.db import connection
 
 from agents.models import Agent
 from tests.support.http_auth import basic_auth
@@ -130,6 +132,45 @@ def test_a_killed_holder_or_waiter_leaves_no_slot_taken(gunicorn_factory, users,
     assert len(replayed) >= 2, [r.status_code for r in responses]
     assert Agent.objects.filter(display_name="Killed storm").count() == 1
 
+
+
+def test_a_keys_slots_are_counted_across_hosts(gunicorn_factory, users, tmp_path):
+    """The holder and its one waiter on one master fill the key's slots for the other master too.
+
+    Each master has a slot directory of its own, as two machines would: what
+    counts the slots must be the database's. SQLite serves one host by design
+    (its slots are files beside the database).
+    """
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serves one host")
+    hosts = [gunicorn_factory(workers=2, IDEMPOTENCY_TEST_PID_DIR=str(tmp_path),
+                              IDEMPOTENCY_SLOT_DIR=str(tmp_path / f"host-{n}"),
+                              IDEMPOTENCY_WAITERS_PER_KEY="1") for n in range(2)]
+    storm_auth, _ = users
+    key, body = f"hosts-{uuid.uuid4()}", {"display_name": "Across hosts"}
+    hdrs = {**storm_auth, "Idempotency-Key": key, "X-Test-Delay": "4"}
+
+    async def scenario() -> tuple[httpx.Response, httpx.Response, httpx.Response, float]:
+        async with httpx.AsyncClient(timeout=60) as client:
+            holder = asyncio.create_task(client.post(f"{hosts[0].url}{URL}", json=body,
+                                                     headers=hdrs))
+            await asyncio.to_thread(wait_for_pid, tmp_path, key)
+            waiter = asyncio.create_task(client.post(f"{hosts[0].url}{URL}", json=body,
+                                                     headers=hdrs))
+            await asyncio.sleep(0.7)  # the waiter now holds the key's one waiter slot
+            started = time.monotonic()
+            other_host = await client.post(f"{hosts[1].url}{URL}", json=body, headers=hdrs)
+            refused_in = time.monotonic() - started
+            return await holder, await waiter, other_host, refused_in
+
+    holder, waiter, other_host, refused_in = asyncio.run(scenario())
+    log = "\n".join(host.log_tail() for host in hosts)
+    assert other_host.status_code == 409, (other_host.status_code, log)
+    assert other_host.json()["code"] == "idempotency_key_in_use"
+    assert refused_in < 2.0, refused_in  # at once: it did not wait for the holder (4 s)
+    assert (holder.status_code, holder.headers["Idempotent-Replayed"]) == (201, "false"), log
+    assert (waiter.status_code, waiter.headers["Idempotent-Replayed"]) == (201, "true"), log
+    assert Agent.objects.filter(display_name="Across hosts").count() == 1
 
 
 def wait_workers(server, *, exclude: int, timeout: float = 30) -> None:
