@@ -151,8 +151,7 @@ def _reserve_admitted_mysql(*, principal: str, key: str, fingerprint: str, metho
     holds (1205 at once, the statement undone and the transaction going on)
     waits for it as `reserve` does, with one of the key's waiter slots
     (`waiters.named_slot`) for as long as it waits; without a free slot it
-    answers the key's completed response if it has one by now, else raises
-    IdempotencyKeyInUse at once.
+    raises IdempotencyKeyInUse at once.
     """
     now = timezone.now()
     adapt = connection.ops.adapt_datetimefield_value
@@ -171,9 +170,8 @@ def _reserve_admitted_mysql(*, principal: str, key: str, fingerprint: str, metho
             return reserve(principal=principal, key=key, fingerprint=fingerprint,
                            method=method, path=path, wait_seconds=wait_seconds,
                            expires_at=expires_at)
-    stored = _read(principal=principal, key=key)
-    if stored is not None and stored.expires_at > now:
-        return stored
+    # No read of the row: it was held a moment ago, and a refusal must stay
+    # cheap (a storm's refusals share the workers left to everyone else).
     raise IdempotencyKeyInUse(retry_after=1)
 
 
