@@ -154,10 +154,11 @@ def _reserve_admitted_mysql(*, principal: str, key: str, fingerprint: str, metho
     raises IdempotencyKeyInUse at once.
     """
     now = timezone.now()
-    adapt = connection.ops.adapt_datetimefield_value
-    params = [principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
     try:
-        if _insert_mysql(params, wait_seconds=0):
+        inserted, _ = _insert(principal=principal, key=key, fingerprint=fingerprint,
+                              method=method, path=path, now=now, expires_at=expires_at,
+                              wait_seconds=0)
+        if inserted:
             return None
         stored = _read(principal=principal, key=key)
         if stored is not None and stored.expires_at > now:
