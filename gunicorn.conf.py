@@ -4,6 +4,8 @@ import multiprocessing
 import os
 
 wsgi_app = "tinyagentos_site.wsgi:application"
+# The deploy worker the master forks sets Django up from this, with or without preload_app.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tinyagentos_site.settings")
 bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
 # Sync workers: a worker killed (SIGKILL, OOM, or `timeout` below) takes one
 # request with it, never its neighbours, and a stuck request is killed at
@@ -43,7 +45,7 @@ else:
 pidfile = os.environ.get("TAOS_PIDFILE") or None
 # Deploy workers (`manage.py db_worker`) forked from this master after preload,
 # so that they share its pages; restarted if they die, stopped with the master
-# (tinyagentos_site/deploy_worker.py). 0 on hosts that run them elsewhere
+# (deploys/worker_process.py). 0 on hosts that run them elsewhere
 # (`make worker`).
 deploy_workers = int(os.environ.get("TAOS_DEPLOY_WORKERS") or 1)
 
@@ -70,6 +72,6 @@ def when_ready(server):
         gc.collect()
         gc.freeze()
     if deploy_workers:
-        from tinyagentos_site.deploy_worker import DeployWorkers
+        from deploys.worker_process import DeployWorkers
 
         DeployWorkers(server, count=deploy_workers).attach()

@@ -10,7 +10,7 @@ from agents import services
 from agents.models import Agent
 from agents.naming import clean_display_name
 from idempotency.forms import IdempotentAddMixin
-from tinyagentos_site.admin_log import changed
+from agents.admin_log import changed
 
 
 class AgentAdminForm(forms.ModelForm):

@@ -8,7 +8,7 @@ from rest_framework.filters import BaseFilterBackend
 from rest_framework.request import Request
 
 from agents.models import Agent
-from tinyagentos_site.error_codes import ErrorCode
+from api.error_codes import ErrorCode
 
 
 class StatusFilter(BaseFilterBackend):

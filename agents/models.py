@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.validators import RegexValidator
 from django.db import models
 
-from tinyagentos_site.error_codes import ErrorCode
+from api.error_codes import ErrorCode
 
 NAME_MAX_LENGTH = 48
 DISPLAY_NAME_MAX_LENGTH = 64

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from django.core.exceptions import ValidationError
 
 from agents.models import DISPLAY_NAME_MAX_LENGTH, NAME_MAX_LENGTH
-from tinyagentos_site.error_codes import ErrorCode
+from api.error_codes import ErrorCode
 
 # How many suffixes (-2 .. -N) are tried when a slug is taken.
 SLUG_MAX_SUFFIX = 99

@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from agents.models import DISPLAY_NAME_MAX_LENGTH, Agent
 from agents.naming import DISPLAY_NAME_PATTERN, clean_display_name
-from tinyagentos_site.serializers import NullMeansOmittedMixin
+from api.serializers import NullMeansOmittedMixin
 
 
 @extend_schema_field({

@@ -10,9 +10,9 @@ from django.db.models import QuerySet
 
 from agents.models import COLOR_DEFAULT, Agent
 from agents.naming import clean_display_name, slug_base, slug_candidates
-from tinyagentos_site.db import is_unique_violation
-from tinyagentos_site.error_codes import ErrorCode
-from tinyagentos_site.errors import Conflict
+from api.constraints import is_unique_violation
+from api.error_codes import ErrorCode
+from api.errors import Conflict
 
 EDITABLE_FIELDS = frozenset(
     {"display_name", "host", "qmd_index", "color", "emoji",

@@ -33,8 +33,8 @@ from idempotency.forms import (
     reused_key_error,
     submit_once,
 )
-from tinyagentos_site.admin_log import added, added_related, changed, changed_related
-from tinyagentos_site.errors import ApiError, Conflict
+from agents.admin_log import added, added_related, changed, changed_related
+from api.errors import ApiError, Conflict
 from tokens.admin import AgentTokenPanelMixin
 
 RECENT_DEPLOYS = 5

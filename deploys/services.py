@@ -28,7 +28,7 @@ from deploys.errors import (
 from deploys.jobs import deploy_mark_stale, set_agent_status
 from deploys.models import DeployTask
 from deploys.tasks import deploy_agent
-from tinyagentos_site.db import is_unique_violation
+from api.constraints import is_unique_violation
 from tokens.errors import AgentGone
 from tokens.models import AgentToken
 from tokens.services import token_issue

@@ -6,8 +6,8 @@ import math
 
 from rest_framework import status
 
-from tinyagentos_site.error_codes import ErrorCode
-from tinyagentos_site.errors import ApiError, Conflict
+from api.error_codes import ErrorCode
+from api.errors import ApiError, Conflict
 
 
 class IdempotencyKeyInvalid(ApiError):

@@ -49,9 +49,9 @@ from idempotency.errors import (
 )
 from idempotency.keys import META_KEY, parse_key, request_fingerprint
 from idempotency.services import StoredResponse
-from tinyagentos_site.error_codes import ErrorCode
-from tinyagentos_site.errors import problem
-from tinyagentos_site.principals import principal_for
+from api.error_codes import ErrorCode
+from api.errors import problem
+from access.principals import principal_for
 
 logger = logging.getLogger(__name__)
 

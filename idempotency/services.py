@@ -18,7 +18,7 @@ from django.utils import timezone
 from idempotency import sql, waiters
 from idempotency.errors import IdempotencyKeyInUse
 from idempotency.models import IdempotencyRecord
-from tinyagentos_site.db import is_unique_violation
+from api.constraints import is_unique_violation
 
 # SQLSTATE of PostgreSQL's "canceling statement due to lock timeout".
 LOCK_NOT_AVAILABLE = "55P03"

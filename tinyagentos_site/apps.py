@@ -7,4 +7,3 @@ class SiteConfig(AppConfig):
 
     def ready(self) -> None:
         from tinyagentos_site import checks  # noqa: F401  registers the settings checks
-        from tinyagentos_site import schema  # noqa: F401  registers the Basic scheme

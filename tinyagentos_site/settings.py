@@ -1,7 +1,7 @@
 """Settings for the TinyAgentOS control plane, read from the environment.
 
-Every setting read here is listed with its default in README.md
-("Configuration"). Unset, the site runs on the embedded default: a SQLite
+Every setting read here is listed with its default in docs/configuration.md.
+Unset, the site runs on the embedded default: a SQLite
 file and a database cache under var/, no Redis needed.
 """
 
@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tinyagentos_site",
+    "api",
+    "access",
     "agents",
     "tokens",
     "deploys",
@@ -56,20 +58,20 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # SecurityMiddleware's HTTPS redirect of an unsafe request keeps its method (308).
-    "tinyagentos_site.middleware.HttpsRedirectKeepsMethodMiddleware",
+    "api.redirects.HttpsRedirectKeepsMethodMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "tinyagentos_site.middleware.ApiBodyLimitMiddleware",
+    "api.middleware.ApiBodyLimitMiddleware",
     # Unsafe /api/ requests must be JSON: no cross-site form can send one.
-    "tinyagentos_site.middleware.ApiJsonOnlyMiddleware",
-    "tinyagentos_site.middleware.ForeignSessionCookieMiddleware",
+    "api.middleware.ApiJsonOnlyMiddleware",
+    "access.middleware.ForeignSessionCookieMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # /api/ paths answer the same with and without their trailing slash.
-    "tinyagentos_site.middleware.ApiTrailingSlashMiddleware",
-    "tinyagentos_site.middleware.CommonMiddleware",
+    "api.middleware.ApiTrailingSlashMiddleware",
+    "api.redirects.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tinyagentos_site.middleware.LoginLockoutMiddleware",
+    "access.middleware.LoginLockoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: it closes the transaction of idempotent requests (see idempotency/protocol.py).
@@ -82,7 +84,7 @@ WSGI_APPLICATION = "tinyagentos_site.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "tinyagentos_site" / "templates"],
+        "DIRS": [],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -194,7 +196,7 @@ else:
     # lockout counters live here); MAX_ENTRIES is when expired rows are swept.
     CACHES = {
         "default": {
-            "BACKEND": "tinyagentos_site.cache.DatabaseCache",
+            "BACKEND": "access.cache.DatabaseCache",
             "LOCATION": "taos_cache",
             "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "taos"),
             "OPTIONS": {"MAX_ENTRIES": 10_000},
@@ -250,22 +252,22 @@ REST_FRAMEWORK = {
         "tokens.authentication.AgentTokenAuthentication",
         "tokens.authentication.OperatorTokenAuthentication",
         # Only with TAOS_API_BASIC_AUTH=1 (scripts); see the Authentication section.
-        "tinyagentos_site.authentication.OptInBasicAuthentication",
+        "access.basic_auth.OptInBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["tinyagentos_site.permissions.ModelPermissions"],
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["tinyagentos_site.parsers.StrictJSONParser"],
-    "DEFAULT_THROTTLE_CLASSES": ["tinyagentos_site.throttling.PrincipalRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "tinyagentos_site.pagination.Pagination",
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["access.throttling.PrincipalRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "tinyagentos_site.errors.exception_handler",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
 # Requests per principal (agent, user) and per anonymous address, counted in
-# the shared cache; "off" disables. See tinyagentos_site/throttling.py. Off by
+# the shared cache; "off" disables. See access/throttling.py. Off by
 # default without Redis: on the database cache every count is a write.
 TAOS_THROTTLE_USER = env_str("TAOS_THROTTLE_USER", "6000/min" if REDIS_URL else "off")
 TAOS_THROTTLE_ANON = env_str("TAOS_THROTTLE_ANON", "600/min" if REDIS_URL else "off")
@@ -281,7 +283,7 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "tinyagentos_site.schema.add_problem_responses",
+        "api.schema.add_problem_responses",
         "agents.schema.add_slug_pattern",
         "idempotency.schema.add_idempotency_policy",
     ],
@@ -367,8 +369,8 @@ if IDEMPOTENCY_CACHE_ALIAS:
 
 # --- Authentication (site): Basic opt-in, lockout, client address ------------
 
-# Every password check goes through the lockout (tinyagentos_site/backends.py).
-AUTHENTICATION_BACKENDS = ["tinyagentos_site.backends.LockoutModelBackend"]
+# Every password check goes through the lockout (access/password_backend.py).
+AUTHENTICATION_BACKENDS = ["access.password_backend.LockoutModelBackend"]
 # HTTP Basic on the API, for scripts; off: only tokens and sessions. Never a
 # Basic challenge either way (a browser would cache the password).
 TAOS_API_BASIC_AUTH = env_bool("TAOS_API_BASIC_AUTH", False)

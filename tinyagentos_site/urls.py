@@ -18,7 +18,7 @@ urlpatterns = [
     path("api/", include("agents.urls")),
 ]
 
-handler400 = "tinyagentos_site.handlers.bad_request"
-handler403 = "tinyagentos_site.handlers.permission_denied"
-handler404 = "tinyagentos_site.handlers.not_found"
-handler500 = "tinyagentos_site.handlers.server_error"
+handler400 = "api.handlers.bad_request"
+handler403 = "api.handlers.permission_denied"
+handler404 = "api.handlers.not_found"
+handler500 = "api.handlers.server_error"

@@ -3,7 +3,7 @@
 A new secret is shown once, on a page rendered in the response of the POST
 that made it: never in the messages cookie or the session. The digest is
 never shown. Every write calls a service and writes the admin's LogEntry in
-the service's transaction (tinyagentos_site/admin_log.py); a token is named
+the service's transaction (agents/admin_log.py); a token is named
 there by its lookup prefix, never its secret.
 """
 
@@ -33,8 +33,8 @@ from idempotency.forms import (
     record_created,
     submit_once,
 )
-from tinyagentos_site.admin_log import added, added_related, changed, changed_related
-from tinyagentos_site.error_codes import ErrorCode
+from agents.admin_log import added, added_related, changed, changed_related
+from api.error_codes import ErrorCode
 from tokens import services
 from tokens.errors import OperatorTokenForOthersForbidden, TokenAlreadyActive
 from tokens.models import AgentToken, OperatorToken

@@ -19,10 +19,10 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from agents.models import Agent
-from tinyagentos_site import lockout
-from tinyagentos_site.authentication import locked_out
-from tinyagentos_site.client_address import client_address
-from tinyagentos_site.error_codes import ErrorCode
+from access import lockout
+from access.basic_auth import locked_out
+from access.client_address import client_address
+from api.error_codes import ErrorCode
 from tokens import crypto
 from tokens.models import AgentToken, BaseToken, OperatorToken
 from tokens.usage import token_mark_used
@@ -30,7 +30,7 @@ from tokens.usage import token_mark_used
 KEYWORD = "bearer"
 REALM = "api"
 # Guesses: a well-formed token that names no token, counted per client
-# address (tinyagentos_site/lockout.py). A malformed one is refused without
+# address (access/lockout.py). A malformed one is refused without
 # a query and cannot be a lucky guess; a revoked or expired token, or one of
 # an inactive user, was a real secret (no guess) and its precise 401 tells a
 # stale agent what to do, without locking out its host's address.

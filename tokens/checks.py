@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from tinyagentos_site.checks import weak_secret
+from access.checks import weak_secret
 
 PEPPER_MIN_LENGTH = 32
 

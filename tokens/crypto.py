@@ -23,7 +23,7 @@ import secrets
 import zlib
 from dataclasses import dataclass, field
 
-from tinyagentos_site.error_codes import ErrorCode
+from api.error_codes import ErrorCode
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _BASE62_SET = frozenset(BASE62)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework import status
 
-from tinyagentos_site.error_codes import ErrorCode
-from tinyagentos_site.errors import ApiError, Conflict
+from api.error_codes import ErrorCode
+from api.errors import ApiError, Conflict
 
 
 class TokenAlreadyActive(Conflict):

@@ -5,8 +5,8 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from tinyagentos_site.error_codes import ErrorCode
-from tinyagentos_site.permissions import ModelPermissions
+from api.error_codes import ErrorCode
+from access.permissions import ModelPermissions
 from tokens.authentication import AgentPrincipal
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from tinyagentos_site.serializers import NullMeansOmittedMixin
+from api.serializers import NullMeansOmittedMixin
 from tokens.models import REVOKE_REASON_MAX_LENGTH, AgentToken
 
 

@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.services import agent_archive
-from tinyagentos_site.db import is_unique_violation
-from tinyagentos_site.error_codes import ErrorCode
+from api.constraints import is_unique_violation
+from api.error_codes import ErrorCode
 from tokens import crypto
 from tokens.errors import AgentGone, OperatorTokenForOthersForbidden, TokenAlreadyActive
 from tokens.models import (

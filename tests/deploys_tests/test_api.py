@@ -102,7 +102,7 @@ def test_deploy_validates_agent_fields_like_create(api, deploy_command):
 @pytest.mark.django_db(transaction=True)
 def test_deploy_failure_inside_the_transaction_leaves_nothing(api, deploy_command, monkeypatch):
     from deploys import services as deploy_services
-    from tinyagentos_site.errors import Conflict
+    from api.errors import Conflict
 
     deploy_command()
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from agents.services import agent_create
 from deploys.models import DeployTask
 from tests.support.raw_sql import raw_insert, raw_update
-from tinyagentos_site.db import is_unique_violation
+from api.constraints import is_unique_violation
 
 pytestmark = pytest.mark.django_db
 

@@ -213,7 +213,7 @@ def test_unknown_backend_fails_the_attempt_with_reason(deploy_command, start_dep
 
 
 def test_token_rotation_failure_fails_the_attempt(deploy_command, start_deploy, monkeypatch):
-    from tinyagentos_site.errors import Conflict
+    from api.errors import Conflict
 
     recorder = deploy_command()
     task = start_deploy()

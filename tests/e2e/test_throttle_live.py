@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.live]
 
 LIMIT = 10
 # The throttle counts in fixed windows of a minute aligned on the clock
-# (tinyagentos_site/throttling.py); a test whose requests straddle a window's
+# (access/throttling.py); a test whose requests straddle a window's
 # end would see two budgets.
 WINDOW_SECONDS = 60
 NEEDED_SECONDS = 15

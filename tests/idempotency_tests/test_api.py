@@ -261,7 +261,7 @@ def test_agent_token_principal_is_the_agent():
     from rest_framework.test import APIRequestFactory
 
     from agents.services import agent_create
-    from tinyagentos_site.principals import principal_for
+    from access.principals import principal_for
     from tokens.authentication import AgentPrincipal
 
     agent = agent_create(display_name="Keyed")

@@ -58,7 +58,7 @@ def test_operation_conforms_to_its_schema(label, make_user):
         extra = {}
         if case.method.upper() in {"POST", "PUT", "PATCH"}:
             # A request without a body (token issue, rotate, an empty PATCH)
-            # still declares JSON, as every unsafe API request must (README,
+            # still declares JSON, as every unsafe API request must (docs/api.md,
             # "Authentication"); without it: 415.
             extra["Content-Type"] = case.media_type or "application/json"
         case.call_and_validate(headers={**headers, **extra})

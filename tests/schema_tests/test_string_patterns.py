@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tinyagentos_site.schema import NOT_BLANK_PATTERN
+from api.schema import NOT_BLANK_PATTERN
 
 # Every character Python's str.strip() removes, and one it keeps that
 # JSON Schema's `\s` (ECMA-262) counts as white space.

@@ -97,7 +97,7 @@ class GunicornServer:
         """Return the PIDs of the deploy workers the master forked (TAOS_DEPLOY_WORKERS).
 
         They are the children that lead a process group of their own
-        (tinyagentos_site/deploy_worker.py); web workers stay in the master's.
+        (deploys/worker_process.py); web workers stay in the master's.
         """
         return self._children(group_leaders=True)
 

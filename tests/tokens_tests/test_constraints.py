@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tests.support.raw_sql import raw_insert, raw_update
-from tinyagentos_site.db import is_unique_violation
+from api.constraints import is_unique_violation
 from tokens.models import AgentToken
 
 pytestmark = pytest.mark.django_db

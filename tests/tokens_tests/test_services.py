@@ -9,8 +9,8 @@ from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tinyagentos_site.db import is_unique_violation
-from tinyagentos_site.errors import Conflict
+from api.constraints import is_unique_violation
+from api.errors import Conflict
 from tokens import crypto, services
 from tokens.errors import TokenAlreadyActive
 from tokens.models import AgentToken

@@ -19,8 +19,8 @@ from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
-from tinyagentos_site.client_address import client_address
-from tinyagentos_site.principals import principal_for
+from access.client_address import client_address
+from access.principals import principal_for
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyagentos_site.parsers import MAX_DEPTH
+from api.parsers import MAX_DEPTH
 
 URL = "/api/agents/"
 

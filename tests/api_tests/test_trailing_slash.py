@@ -108,7 +108,7 @@ def test_a_get_to_an_admin_path_without_its_slash_stays_a_301(admin_client_):
 
 def test_a_post_to_a_non_admin_path_without_its_slash_is_a_308(client, settings):
     settings.DEBUG = True  # Django would raise RuntimeError here
-    settings.ROOT_URLCONF = "tests.site_tests.slash_urls"
+    settings.ROOT_URLCONF = "tests.api_tests.slash_urls"
     response = client.post("/plain", {"a": "b"})
     assert response.status_code == 308
     assert response["Location"] == "/plain/"

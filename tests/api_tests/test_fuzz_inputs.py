@@ -21,7 +21,7 @@ from django.test import Client
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tinyagentos_site.error_codes import ErrorCode
+from api.error_codes import ErrorCode
 
 CODES = {code.value for code in ErrorCode}
 FUZZ = settings(max_examples=int(os.environ.get("TAOS_FUZZ_EXAMPLES", "60")), deadline=None,

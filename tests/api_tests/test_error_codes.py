@@ -1,4 +1,4 @@
-"""One catalogue of error codes (tinyagentos_site/error_codes.py), all documented, all used."""
+"""One catalogue of error codes (api/error_codes.py), all documented, all used."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tinyagentos_site.error_codes import ErrorCode
+from api.error_codes import ErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT_APPS = ["tinyagentos_site", "agents", "tokens", "deploys", "idempotency"]
+PRODUCT_APPS = ["tinyagentos_site", "api", "access", "agents", "tokens", "deploys", "idempotency"]
 # Calls whose first (or second, for problem()) positional argument is a code.
 CODE_ARGUMENT = {"problem": 1, "_auth_failed": 0, "MalformedToken": 0}
 

@@ -166,8 +166,10 @@ class DeployWorkers:
             from gunicorn import util
 
             util._setproctitle(f"deploy worker [{self.server.proc_name}]")
-            import tinyagentos_site.wsgi  # noqa: F401  (sets Django up without preload_app)
+            import django
             from django.core.management import CommandError, call_command
+
+            django.setup()  # a no-op after preload_app; DJANGO_SETTINGS_MODULE: gunicorn.conf.py
 
             try:
                 # With the system checks, as `manage.py db_worker` runs them: a

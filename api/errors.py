@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from tinyagentos_site.error_codes import ErrorCode
+from api.error_codes import ErrorCode
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from tinyagentos_site.backends import LockoutModelBackend
+from access.password_backend import LockoutModelBackend
 from tokens.services import operator_token_create
 
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,14 @@
-"""The auth backend: Django's ModelBackend behind the failed-login lockout.
+"""The password backend: Django's ModelBackend behind the failed-login lockout.
 
 Every password check goes through `authenticate()`, the admin login and
 HTTP Basic on the API alike, so the lockout sits here, in front of the
 hasher (which also runs for unknown user names). A locked-out check never
-reaches it: `authenticate()` gets PermissionDenied and answers None, and the
-request carries the lockout (`lockout_of()`) for its adapter to answer 429.
+reaches it: the backend raises `access.lockout.LockedOut`, which
+`authenticate()` does not catch (it stops only on PermissionDenied), so the
+lockout reaches its caller as a value: the admin login answers it with 429
+(access/middleware.py, `LoginLockoutMiddleware`), the API's Basic
+authentication too (access/basic_auth.py). A caller that does not expect it
+fails closed.
 
 A user's permissions (DRF's model permissions check them on every API call)
 are read in one statement, the user's and their groups' together, instead of
@@ -21,24 +25,11 @@ from functools import cache
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
-from django.core.exceptions import PermissionDenied
 from django.db import connections, router
 from django.http import HttpRequest
 
-from tinyagentos_site import lockout
-from tinyagentos_site.client_address import client_address
-
-LOCKOUT_ATTRIBUTE = "taos_auth_lockout"
-
-
-class LockedOutDenied(PermissionDenied):
-    """Stops `authenticate()` at this backend: no other backend runs the hasher."""
-
-
-def lockout_of(request: Any) -> lockout.LockedOut | None:
-    """Return the lockout a password check of `request` ran into, if any."""
-    return getattr(request, LOCKOUT_ATTRIBUTE, None)
-
+from access import lockout
+from access.client_address import client_address
 
 class LockoutModelBackend(ModelBackend):
     def authenticate(self, request: HttpRequest | None, username: str | None = None,
@@ -49,20 +40,17 @@ class LockoutModelBackend(ModelBackend):
         name = username if username is not None else str(kwargs.get(self._username_field(), ""))
         path = getattr(request, "path", "")
         method = "basic" if path.startswith("/api/") else "login"
-        try:
-            with lockout.password_attempt(method=method, address=client_address(request),
-                                          username=name) as attempt:
-                if "\x00" in name:
-                    # No user has one (forms refuse NUL) and PostgreSQL cannot
-                    # even compare it: a failure, at the cost of a real one.
-                    self._unknown_user_cost(password)
-                    return None
-                user = super().authenticate(request, username, password, **kwargs)
-                attempt.succeeded = user is not None
-                return user
-        except lockout.LockedOut as exc:
-            setattr(request, LOCKOUT_ATTRIBUTE, exc)
-            raise LockedOutDenied() from None
+        # Raises lockout.LockedOut, out of authenticate(), before the hasher runs.
+        with lockout.password_attempt(method=method, address=client_address(request),
+                                      username=name) as attempt:
+            if "\x00" in name:
+                # No user has one (forms refuse NUL) and PostgreSQL cannot
+                # even compare it: a failure, at the cost of a real one.
+                self._unknown_user_cost(password)
+                return None
+            user = super().authenticate(request, username, password, **kwargs)
+            attempt.succeeded = user is not None
+            return user
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         """Return ModelBackend's set ("app_label.codename"), read in one query."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from tinyagentos_site.client_address import client_address
+from access.client_address import client_address
 
 
 def address(remote: str, forwarded: str | None = None) -> str:

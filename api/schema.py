@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-
 PROBLEM_SCHEMA = {
     "type": "object",
     "properties": {
@@ -87,15 +85,3 @@ def add_problem_responses(result: dict[str, Any], generator: Any, request: Any,
                     "content": {"application/problem+json": {"schema": ref}},
                 })
     return result
-
-
-class OptInBasicScheme(OpenApiAuthenticationExtension):
-    """Registered by SiteConfig.ready()."""
-
-    target_class = "tinyagentos_site.authentication.OptInBasicAuthentication"
-    name = "basicAuth"
-
-    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
-        return {"type": "http", "scheme": "basic",
-                "description": "HTTP Basic, for scripts: accepted only when the site "
-                               "sets TAOS_API_BASIC_AUTH=1; prefer an operator token."}

@@ -20,7 +20,7 @@ from rest_framework.test import APIClient
 from tests.support.http_auth import basic_auth
 
 TABLE = "taos_cache_eviction_test"
-OURS = "tinyagentos_site.cache.DatabaseCache"
+OURS = "access.cache.DatabaseCache"
 DJANGOS = "django.core.cache.backends.db.DatabaseCache"
 BACKENDS = pytest.mark.parametrize("backend, keeps_live", [(OURS, True), (DJANGOS, False)],
                                    ids=["site", "django"])
@@ -72,12 +72,12 @@ def test_a_full_table_sweeps_expired_entries_and_keeps_live_ones(cache_table, ba
 @pytest.mark.django_db(transaction=True)
 def test_a_table_over_the_limit_is_logged_at_most_once_a_minute(cache_table, caplog,
                                                                 monkeypatch):
-    monkeypatch.setattr("tinyagentos_site.cache.DatabaseCache._last_warning", 0.0)
+    monkeypatch.setattr("access.cache.DatabaseCache._last_warning", 0.0)
     cache = cache_table(OURS, max_entries=3)
-    with caplog.at_level(logging.WARNING, logger="tinyagentos_site.cache"):
+    with caplog.at_level(logging.WARNING, logger="access.cache"):
         for n in range(8):
             cache.set(f"k{n}", n, timeout=600)
-    warnings = [r.getMessage() for r in caplog.records if r.name == "tinyagentos_site.cache"]
+    warnings = [r.getMessage() for r in caplog.records if r.name == "access.cache"]
     assert len(warnings) == 1
     assert "above MAX_ENTRIES=3" in warnings[0]
 

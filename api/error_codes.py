@@ -1,10 +1,10 @@
-"""Every `code` the API answers with: one catalogue, documented in README.md ("Errors").
+"""Every `code` the API answers with: one catalogue, documented in docs/api.md ("Errors").
 
 A problem's `code` (and a field error's, in `errors`) is a stable contract
 for clients; each one is a member here, and every error class, validator and
 authentication failure takes its code from this enum, so the API's codes are
-one grep away. `tests/site_tests/test_error_codes.py` checks that each member
-is documented in the README's error tables and that each documented code is a
+one grep away. `tests/api_tests/test_error_codes.py` checks that each member
+is documented in docs/api.md's error tables and that each documented code is a
 member, and that no product module writes a code as a bare string.
 """
 

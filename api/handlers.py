@@ -8,9 +8,9 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
 
-from tinyagentos_site.error_codes import ErrorCode
-from tinyagentos_site.errors import database_unavailable, problem
-from tinyagentos_site.middleware import is_api_request
+from api.error_codes import ErrorCode
+from api.errors import database_unavailable, problem
+from api.middleware import is_api_request
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tinyagentos_site.throttling import parse_rate
+from access.throttling import parse_rate
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,7 @@ def test_anonymous_callers_are_counted_by_client_address_through_trusted_proxies
     from rest_framework.request import Request
     from rest_framework.test import APIRequestFactory
 
-    from tinyagentos_site.throttling import principal_ident
+    from access.throttling import principal_ident
 
     def ident(remote: str, forwarded: str) -> str:
         request = Request(APIRequestFactory().get("/api/schema/", REMOTE_ADDR=remote,

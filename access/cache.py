@@ -2,7 +2,7 @@
 
 Django's `DatabaseCache` culls when the table passes `MAX_ENTRIES`: it
 deletes the expired rows, and then, if still too many are left, a third of
-the live ones in key order. The lockout counters (`tinyagentos_site.lockout`)
+the live ones in key order. The lockout counters (`access.lockout`)
 live in this cache, so that second step would let anyone who fails to log in
 from enough addresses push a counter out before its window ends (the
 `authfail:addr:` keys sort first) and guess again. Here a cull deletes the
@@ -12,7 +12,7 @@ are swept, and a table still above it after the sweep is logged (at most
 once a minute per process).
 
 Redis needs the same property from its configuration: `maxmemory-policy
-noeviction`, Redis's default (README, "Production").
+noeviction`, Redis's default (docs/production.md, "Redis").
 """
 
 from __future__ import annotations

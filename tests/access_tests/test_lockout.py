@@ -130,7 +130,7 @@ def test_failing_tokens_are_locked_out_per_address_and_good_ones_still_work(oper
 
 
 def test_failures_and_lockouts_are_logged_without_the_secret(operator, caplog):
-    with caplog.at_level(logging.WARNING, logger="tinyagentos_site.lockout"):
+    with caplog.at_level(logging.WARNING, logger="access.lockout"):
         for _ in range(LIMIT + 1):
             get(password="hunter2-secret-guess")
     text = caplog.text
@@ -167,6 +167,6 @@ def test_a_cache_outage_lets_authentication_through(operator, monkeypatch):
         def delete_many(self, keys):
             raise ConnectionError("cache down")
 
-    monkeypatch.setattr("tinyagentos_site.lockout.cache", Down())
+    monkeypatch.setattr("access.lockout.cache", Down())
     assert [get().status_code for _ in range(LIMIT + 2)] == [401] * (LIMIT + 2)
     assert get(password=PASSWORD).status_code == 200

@@ -5,7 +5,8 @@ sends them with any later request to the site, also a cross-site form's, and
 Basic checks no CSRF token. So the API never challenges for Basic (anonymous
 callers are told about Bearer only), and it accepts Basic only when the
 operator turned it on for scripts. Password checks go through the lockout
-(tinyagentos_site/backends.py); a locked-out one answers 429.
+(access/password_backend.py); a locked-out one (`LockedOut`, raised out of
+`authenticate()`) answers 429.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import BasicAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from tinyagentos_site.backends import lockout_of
-from tinyagentos_site.error_codes import ErrorCode
+from access.lockout import LockedOut
+from api.error_codes import ErrorCode
 
 
 class AuthenticationLockedOut(exceptions.APIException):
@@ -55,10 +56,8 @@ class OptInBasicAuthentication(BasicAuthentication):
                                  request: Request | None = None) -> tuple[Any, None]:
         try:
             return super().authenticate_credentials(userid, password, request)
-        except exceptions.AuthenticationFailed:
-            if (lockout := lockout_of(request)) is not None:
-                raise locked_out(lockout.retry_after) from None
-            raise
+        except LockedOut as exc:
+            raise locked_out(exc.retry_after) from None
 
     def authenticate_header(self, request: Request) -> None:
         return None  # never a Basic challenge: browsers would cache the password
