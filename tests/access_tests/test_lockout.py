@@ -170,3 +170,28 @@ def test_a_cache_outage_lets_authentication_through(operator, monkeypatch):
     monkeypatch.setattr("access.lockout.cache", Down())
     assert [get().status_code for _ in range(LIMIT + 2)] == [401] * (LIMIT + 2)
     assert get(password=PASSWORD).status_code == 200
+
+
+def test_a_locked_out_password_check_raises_locked_out_and_leaves_the_request_alone(
+        operator, password_checks):
+    from django.contrib.auth import authenticate
+    from django.test import RequestFactory
+
+    from access.lockout import LockedOut
+
+    def attempt(password: str):
+        request = RequestFactory().post("/admin/login/", REMOTE_ADDR="192.0.2.9")
+        before = set(vars(request))
+        try:
+            return authenticate(request, username="operator", password=password), request, before
+        except LockedOut as exc:
+            return exc, request, before
+
+    for _ in range(LIMIT):
+        user, _, _ = attempt("wrong")
+        assert user is None
+    outcome, request, before = attempt(PASSWORD)
+    assert isinstance(outcome, LockedOut)  # the lockout comes back as a value...
+    assert 0 < outcome.retry_after <= 60
+    assert set(vars(request)) == before  # ...and nothing is left on the request for others
+    assert len(password_checks) == LIMIT
