@@ -260,8 +260,6 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
 
 admin.site.unregister(Agent)
 admin.site.register(Agent, AgentWithDeployAdmin)
-# The index shows the fleet at a glance (deploys/fleet.py: this app reads every other one).
-admin.site.index_template = "admin/deploys/index.html"
 
 
 @admin.register(DeployTask)
