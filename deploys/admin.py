@@ -251,8 +251,6 @@ class AgentDeployPanelMixin:
         return f"{state}: {error}" if error else state
 
 
-
-
 @admin.register(DeployTask)
 class DeployTaskAdmin(admin.ModelAdmin):
     """Deploy tasks, read-only; failed, skipped or stale ones can be retried (and logged)."""
