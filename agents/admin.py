@@ -1,10 +1,17 @@
+"""The registry's admin for agents: the base of the agent's pages.
+
+`AgentAdmin` is not registered here: the console registers the agent's
+admin once (console/admin.py), composed from this class and the panels the
+tokens and deploys apps offer for it.
+"""
+
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 
 from agents import services
 from agents.models import Agent
@@ -22,8 +29,9 @@ class AgentAdminForm(forms.ModelForm):
         return clean_display_name(self.cleaned_data["display_name"])
 
 
-@admin.register(Agent)
 class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
+    """Agents: listed, added, edited and archived (never deleted), every write by a service."""
+
     form = AgentAdminForm
     list_display = ["name", "display_name", "status", "framework", "host", "created_at"]
     list_filter = ["status", "framework"]
@@ -39,6 +47,13 @@ class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
         # Archive, never delete: deleting would take the agent's token and deploy
         # history with it and free its slug for someone else.
         return False
+
+    def agent_or_404(self, request: HttpRequest, object_id: str) -> Agent:
+        """Return the agent `object_id` (as the admin finds it), or raise Http404."""
+        agent = self.get_object(request, object_id)
+        if agent is None:
+            raise Http404("No such agent.")
+        return agent
 
     def save_model(self, request: HttpRequest, obj: Agent, form, change: bool) -> None:
         data = {name: form.cleaned_data[name] for name in form.changed_data}

@@ -1,4 +1,10 @@
-"""Deploy tasks in the admin, and the latest deploy beside each agent."""
+"""Deploy tasks in the admin, and the deploy panel of the agent's pages.
+
+`AgentDeployPanelMixin` is what this app offers the agent's admin, which the
+console composes (console/admin.py): the Deploy and Retry buttons, the
+"Deploy new agent" form, the latest deploy column and the deploy action,
+with their URLs and templates. `DeployTaskAdmin` is registered here.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +25,7 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from agents.admin import AgentAdmin, AgentAdminForm
+from agents.admin import AgentAdminForm
 from agents.models import Agent
 from deploys import services
 from deploys.backends import NO_BACKEND_REASON, backend_name
@@ -35,7 +41,6 @@ from idempotency.forms import (
 )
 from agents.admin_log import added, added_related, changed, changed_related
 from api.errors import ApiError, Conflict
-from tokens.admin import AgentTokenPanelMixin
 
 RECENT_DEPLOYS = 5
 # What a retry changes, as the admin's log names it (the times and log reset with it).
@@ -56,22 +61,19 @@ class DeployNewAgentForm(AgentAdminForm):
             self.fields[name].required = True
 
 
-class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
-    """The registry's agent admin, with this app's additions: deploys and the agent's token.
+class AgentDeployPanelMixin:
+    """For the agent's ModelAdmin (agents/admin.py AgentAdmin): its deploys.
 
-    The agent's page shows its token (tokens/admin.py, AgentTokenPanelMixin)
-    and its recent deploys, with Deploy and Retry buttons; the list has a
-    "Deploy new agent" form and a deploy action. Each button is a POST that
-    checks permissions and calls a service, and logs on the agent what it
-    made or changed, in the service's transaction.
+    Offers the agent's page its recent deploys with Deploy and Retry buttons
+    (`deploy_panel_context`), the list a "Deploy new agent" form
+    (`deploy_tools_context`), the `latest_deploy` column and the `deploy`
+    action; the console places them. Each button is a POST that checks
+    permissions and calls a service, and logs on the agent what it made or
+    changed, in the service's transaction.
     """
 
-    list_display = [*AgentAdmin.list_display, "latest_deploy"]
-    readonly_fields = [*AgentAdmin.readonly_fields, "latest_deploy"]
-    fields = [*AgentAdmin.fields, "latest_deploy"]
-    actions = [*AgentAdmin.actions, "deploy"]
-    change_form_template = "admin/deploys/agent/change_form.html"
-    change_list_template = "admin/deploys/agent/change_list.html"
+    deploy_panel_template = "admin/deploys/agent/deploy_panel.html"
+    deploy_tools_template = "admin/deploys/agent/deploy_tools.html"
     deploy_new_template = "admin/deploys/agent/deploy_new.html"
 
     def get_urls(self) -> list[Any]:
@@ -99,24 +101,15 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
     def has_deploy_permission(self, request: HttpRequest) -> bool:
         return self.may_deploy(request)
 
-    # The agent's page and the list.
+    # What the agent's page and the list show.
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        agent = self.get_object(request, object_id)
-        extra_context = dict(extra_context or {})
-        if agent is not None and request.method == "GET":
-            extra_context.update(self.token_panel_context(request, agent))
-            extra_context.update(self.deploy_panel_context(request, agent))
-        return super().change_view(request, object_id, form_url, extra_context)
-
-    def changelist_view(self, request: HttpRequest,
-                        extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        extra_context = {**(extra_context or {}),
-                         "may_deploy_new": self.may_deploy_new(request)}
-        return super().changelist_view(request, extra_context)
+    def deploy_tools_context(self, request: HttpRequest) -> dict[str, Any]:
+        """Return the list's context for its "Deploy new agent" link."""
+        return {"deploy_tools": {"template": self.deploy_tools_template,
+                                 "may_deploy_new": self.may_deploy_new(request)}}
 
     def deploy_panel_context(self, request: HttpRequest, agent: Agent) -> dict[str, Any]:
+        """Return the agent's page's context for its deploy panel."""
         may_view = request.user.has_perm("deploys.view_deploytask") or self.may_retry(request)
         tasks = list(agent.deploy_tasks.order_by("-created_at", "-id")[:RECENT_DEPLOYS]
                      ) if may_view else []
@@ -129,7 +122,7 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
                                          or bool(task.stale_reason)),
         } for index, task in enumerate(tasks)]
         return {"deploy_panel": {
-            "may_view": may_view, "rows": rows,
+            "template": self.deploy_panel_template, "may_view": may_view, "rows": rows,
             "may_deploy": self.may_deploy(request) and not active
             and agent.status in services.DEPLOYABLE_STATUSES,
             "may_retry": self.may_retry(request) and agent.status != Agent.Status.ARCHIVED,
@@ -256,12 +249,6 @@ class AgentWithDeployAdmin(AgentTokenPanelMixin, AgentAdmin):
             return "never deployed"
         error = getattr(obj, "latest_deploy_error", "")
         return f"{state}: {error}" if error else state
-
-
-admin.site.unregister(Agent)
-admin.site.register(Agent, AgentWithDeployAdmin)
-# The index shows the fleet at a glance (deploys/fleet.py: this app reads every other one).
-admin.site.index_template = "admin/deploys/index.html"
 
 
 @admin.register(DeployTask)

@@ -37,7 +37,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, its default site the console's (console/sites.py ConsoleSite).
+    "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
     "tokens",
     "deploys",
     "idempotency",
+    "console",
 ]
 
 MIDDLEWARE = [

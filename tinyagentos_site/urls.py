@@ -4,10 +4,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from tinyagentos_site.health import healthz
 
-admin.site.site_header = "TinyAgentOS control plane"
-admin.site.site_title = "TinyAgentOS"
-admin.site.index_title = "Agents, tokens and deploys"
-
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),

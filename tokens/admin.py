@@ -274,10 +274,12 @@ class ArchiveForm(forms.Form):
 
 
 class AgentTokenPanelMixin:
-    """For the agent's ModelAdmin: its token on its page, and archiving with a token choice.
+    """For the agent's ModelAdmin (agents/admin.py AgentAdmin): its token, and archiving.
 
-    Added by the app that owns tokens (the agents app knows nothing of them).
-    The panel shows the active token's metadata, never its secret; its
+    Offered by the app that owns tokens (the agents app knows nothing of
+    them); the console composes it into the agent's page (console/admin.py),
+    which shows `token_panel_context`. The panel shows the active token's
+    metadata, never its secret, and archiving with a token choice; its
     buttons are POSTs: issue and rotate run once per rendered page (a form
     key) and show the new secret once; revoke is idempotent. Each checks the
     token permissions and calls a service, and logs what it did on the agent
@@ -312,6 +314,7 @@ class AgentTokenPanelMixin:
         }
 
     def token_panel_context(self, request: HttpRequest, agent: Any) -> dict[str, Any]:
+        """Return the agent's page's context for its token panel."""
         perms = self.token_permissions(request)
         token = AgentToken.objects.active().filter(agent=agent).first() if perms["view"] else None
         return {"token_panel": {
@@ -320,13 +323,6 @@ class AgentTokenPanelMixin:
             "can_archive": self.has_change_permission(request, agent)
             and agent.status != agent.Status.ARCHIVED,
         }}
-
-    def agent_or_404(self, request: HttpRequest, object_id: str) -> Any:
-        """Return the agent `object_id` (as the admin finds it), or raise Http404."""
-        agent = self.get_object(request, object_id)
-        if agent is None:
-            raise Http404("No such agent.")
-        return agent
 
     def token_operation_view(self, request: HttpRequest, object_id: str,
                              operation: str) -> HttpResponse:

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from agents.models import Agent
 from agents.services import agent_create
-from deploys.admin import AgentWithDeployAdmin
+from console.admin import ConsoleAgentAdmin
 from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.forms import FORM_KEY_FIELD
@@ -125,7 +125,7 @@ def test_a_deploy_whose_log_entry_fails_is_rolled_back(browser, agent, deploy_co
 
     def fail(*args, **kwargs):
         raise RuntimeError("the log is down")
-    monkeypatch.setattr(AgentWithDeployAdmin, "log_change", fail)
+    monkeypatch.setattr(ConsoleAgentAdmin, "log_change", fail)
     with pytest.raises(RuntimeError):
         browser.post(reverse("admin:agents_agent_deploy", args=[agent.pk]))
     assert not DeployTask.objects.exists()

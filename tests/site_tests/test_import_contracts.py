@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["tinyagentos_site", "api", "access", "agents", "tokens", "deploys", "idempotency"]
+APPS = ["tinyagentos_site", "api", "access", "agents", "tokens", "deploys", "idempotency",
+        "console"]
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 

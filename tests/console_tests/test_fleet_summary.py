@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents.models import Agent
 from agents.services import agent_create
-from deploys.fleet import fleet_summary
+from console.fleet import fleet_summary
 from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.models import IdempotencyRecord

@@ -1,7 +1,8 @@
-"""The fleet at a glance, for the admin index: counts only, a read that writes nothing.
+"""The fleet at a glance, for the console's index: counts only, a read that writes nothing.
 
-Lives in the deploys app because it is the one app that may read every
-other one (DESIGN.md, "Layout": deploys -> tokens -> agents -> idempotency).
+Lives in the console because it reads every app (agents, tokens, deploys and
+the reservation table), and the console is the one app above them all
+(docs/architecture.md, "Layout": console -> deploys -> tokens -> agents).
 """
 
 from __future__ import annotations
