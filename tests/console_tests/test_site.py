@@ -100,7 +100,7 @@ def test_the_agent_is_registered_with_the_admin_composed_of_both_panels():
 
 def test_the_scan_covers_the_project_and_every_app():
     scanned = set(product_dirs())
-    assert {"tinyagentos_site", "agents", "tokens", "deploys", "idempotency",
+    assert {"tinyagentos_site", "api", "access", "agents", "tokens", "deploys", "idempotency",
             "console"} <= scanned
     assert not scanned & {"admin", "auth", "rest_framework"}  # Django's and DRF's own
 
