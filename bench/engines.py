@@ -40,9 +40,9 @@ _ENGINE_VARIABLES = (
     "TAOS_WORKER_CLASS", "TAOS_THREADS", "TAOS_PRELOAD_APP", "IDEMPOTENCY_WAITERS_PER_KEY",
     "IDEMPOTENCY_SLOT_DIR",
 )
-# The test-only settings of live servers (tests/support/live_settings.py): a
+# The test-only settings of live servers (harness/live_settings.py): a
 # fast password hasher, and POST /api/agents/ honours the X-Test-Delay header.
-LIVE_SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.support.live_settings"}
+LIVE_SETTINGS = {"DJANGO_SETTINGS_MODULE": "harness.live_settings"}
 # Every bench server runs with these. Throttling off: the load sends far more
 # than the production rate per principal (6000/min with Redis), and each
 # count would be a Redis round trip the scenarios do not mean to measure.

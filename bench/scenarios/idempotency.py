@@ -29,9 +29,9 @@ from bench.scenarios.common import (
 )
 from bench.site import DATABASE_REPLAYS, LIVE_SETTINGS, Site
 
-# The test-only header of tests/support/live_views.py (DELAY_HEADER there, as
+# The test-only header of harness/live_views.py (DELAY_HEADER there, as
 # a WSGI name); honoured only by servers with the test-only settings
-# (DJANGO_SETTINGS_MODULE=tests.support.live_settings).
+# (DJANGO_SETTINGS_MODULE=harness.live_settings).
 DELAY_HEADER = "X-Test-Delay"
 RACE_REQUESTS = 64
 RACE_DELAY_SECONDS = 0.3

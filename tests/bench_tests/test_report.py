@@ -208,6 +208,6 @@ def test_the_setup_lines_say_how_the_load_authenticated():
 
 def test_the_delay_header_is_the_one_the_live_views_read():
     from bench.scenarios.idempotency import DELAY_HEADER
-    from tests.support.live_views import DELAY_HEADER as META_NAME
+    from harness.live_views import DELAY_HEADER as META_NAME
 
     assert "HTTP_" + DELAY_HEADER.upper().replace("-", "_") == META_NAME
