@@ -1,7 +1,7 @@
 """The storage set-ups the bench runs the site on, each on a fresh database.
 
 `provision()` creates the engine's bench database (a PostgreSQL or MariaDB
-database the runner creates and drops, or a SQLite file in a temporary
+database the bench creates and drops, or a SQLite file in a temporary
 directory), migrates it, creates the operator user, and yields the
 environment that points a gunicorn master at it; on exit it drops what it
 made.
@@ -31,7 +31,7 @@ from bench.dbtools import (
 
 PREPARE_TIMEOUT_SECONDS = 300
 
-# Settings the runner decides per engine; never inherited from the caller's shell.
+# Settings the bench decides per engine; never inherited from the caller's shell.
 _ENGINE_VARIABLES = (
     "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TOKENS_PEPPER", "TAOS_SQLITE_PATH",
     "TAOS_VAR_DIR", "TAOS_STATIC_ROOT", "DJANGO_SETTINGS_MODULE", "CACHE_KEY_PREFIX", "DEBUG",

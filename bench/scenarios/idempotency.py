@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.load import Answer, Check, Load, Reply, Samples, burst, drive
 from bench.registry import REGISTRY, MeasureRow, Target
+from bench.running_site import DATABASE_REPLAYS, LIVE_SETTINGS, Site
 from bench.scenarios.common import (
     AGENTS,
     IDEMPOTENCY_KEY,
@@ -27,7 +28,6 @@ from bench.scenarios.common import (
     every_round_row,
     median_row,
 )
-from bench.site import DATABASE_REPLAYS, LIVE_SETTINGS, Site
 
 # The test-only header of harness/live_views.py (DELAY_HEADER there, as
 # a WSGI name); honoured only by servers with the test-only settings

@@ -41,7 +41,7 @@ def test_a_forbidden_import_against_the_code_is_reported(tmp_path):
     result = lint_imports(tmp_path / "bench-without-harness.ini")
     assert result.returncode != 0
     assert "bench is not allowed to import harness" in result.stdout
-    assert "bench.site -> harness.gunicorn" in result.stdout
+    assert "bench.running_site -> harness.gunicorn" in result.stdout
 
 
 def private_imports(path: Path) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 
 from bench.config import RunConfig
 from bench.engines import ENGINES
-from bench.site import _with_database_suffix, open_site
+from bench.running_site import _with_database_suffix, open_site
 
 pytestmark = [pytest.mark.live, pytest.mark.bench]
 
