@@ -74,4 +74,4 @@ $(VENV)/.installed-bench: requirements-bench.txt $(VENV)/.installed-dev
 	touch $@
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python -m bench.run $(BENCH_ARGS)
+	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -11,7 +11,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 
 DEFAULT_ENGINES = ("postgres-redis", "sqlite", "mariadb-redis")
-# The runner drops and recreates these databases: their names must contain "bench".
+# The bench drops and recreates these databases: their names must contain "bench".
 DEFAULT_PG_URL = "postgres://root@127.0.0.1:5432/taos_bench_run"
 DEFAULT_MYSQL_URL = "mysql://root@127.0.0.1:3306/taos_bench_run"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -40,7 +40,7 @@ class RunConfig:
     plot: bool = True
     keep: bool = False            # keep the bench databases and logs for a look afterwards
     smoke: bool = False
-    static_root: Path | None = None  # set by the runner: one static collection per run
+    static_root: Path | None = None  # set by bench/cli.py: one static collection per run
 
     def smoke_sized(self) -> RunConfig:
         """Return this config shrunk to a quick check that everything runs."""

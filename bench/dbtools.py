@@ -1,6 +1,6 @@
 """Direct access to a bench database, for bulk loads and checks outside the site.
 
-The runner does not import Django (one runner process drives several
+The bench process does not import Django (one process drives several
 engines), so it talks to the database with the plain driver: psycopg for
 PostgreSQL, mysqlclient (MySQLdb) for MariaDB, sqlite3 for SQLite. Vendors
 are named as Django names them (`postgresql`, `mysql`, `sqlite`). Two bulk
@@ -38,7 +38,7 @@ import psycopg
 from psycopg import sql
 
 Vendor = Literal["postgresql", "mysql", "sqlite"]
-SERVER_VENDORS = ("postgresql", "mysql")  # reached by URL; the runner creates their databases
+SERVER_VENDORS = ("postgresql", "mysql")  # reached by URL; the bench creates their databases
 GENERATED_BATCH_ROWS = 250_000
 EXECUTEMANY_BATCH_ROWS = 10_000
 # The loader's own SQLite page cache (KiB, as PRAGMA cache_size takes it when
@@ -78,7 +78,7 @@ def _quote_mysql(identifier: str) -> str:
 def bench_database_name(url: str) -> str:
     """Return the database name of `url`; refuse one that does not contain 'bench'.
 
-    The runner drops and recreates it: a name without 'bench' may be
+    The bench drops and recreates it: a name without 'bench' may be
     somebody's real database.
     """
     name = unquote(urlsplit(url).path.lstrip("/"))

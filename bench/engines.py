@@ -1,7 +1,7 @@
 """The storage set-ups the bench runs the site on, each on a fresh database.
 
 `provision()` creates the engine's bench database (a PostgreSQL or MariaDB
-database the runner creates and drops, or a SQLite file in a temporary
+database the bench creates and drops, or a SQLite file in a temporary
 directory), migrates it, creates the operator user, and yields the
 environment that points a gunicorn master at it; on exit it drops what it
 made.
@@ -31,7 +31,7 @@ from bench.dbtools import (
 
 PREPARE_TIMEOUT_SECONDS = 300
 
-# Settings the runner decides per engine; never inherited from the caller's shell.
+# Settings the bench decides per engine; never inherited from the caller's shell.
 _ENGINE_VARIABLES = (
     "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "TOKENS_PEPPER", "TAOS_SQLITE_PATH",
     "TAOS_VAR_DIR", "TAOS_STATIC_ROOT", "DJANGO_SETTINGS_MODULE", "CACHE_KEY_PREFIX", "DEBUG",
@@ -40,9 +40,9 @@ _ENGINE_VARIABLES = (
     "TAOS_WORKER_CLASS", "TAOS_THREADS", "TAOS_PRELOAD_APP", "IDEMPOTENCY_WAITERS_PER_KEY",
     "IDEMPOTENCY_SLOT_DIR",
 )
-# The test-only settings of live servers (tests/support/live_settings.py): a
+# The test-only settings of live servers (harness/live_settings.py): a
 # fast password hasher, and POST /api/agents/ honours the X-Test-Delay header.
-LIVE_SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.support.live_settings"}
+LIVE_SETTINGS = {"DJANGO_SETTINGS_MODULE": "harness.live_settings"}
 # Every bench server runs with these. Throttling off: the load sends far more
 # than the production rate per principal (6000/min with Redis), and each
 # count would be a Redis round trip the scenarios do not mean to measure.

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ROOT, child_pids, free_port
+from harness.processes import ROOT, child_pids, free_port
 
 READY_TIMEOUT_SECONDS = 180
 IDLE_SECONDS = 3.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.results import EngineResult
+from bench.measurements import EngineResult
 
 
 def write_plot(engines: list[EngineResult], path: Path) -> bool:

@@ -1,6 +1,6 @@
 """Migrate a fresh bench database and create the operator the load authenticates as.
 
-Run by the runner as `python -m bench.prepare --username NAME` in the
+Run by the bench as `python -m bench.prepare --username NAME` in the
 engine's environment, with the password in BENCH_OPERATOR_PASSWORD. Prints
 one JSON line last.
 

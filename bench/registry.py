@@ -1,4 +1,4 @@
-"""What the runner can run: scenarios, comparisons of two scenarios, and special measures.
+"""What the bench can run: scenarios, comparisons of two scenarios, and special measures.
 
 - A *scenario* is a named async callable that drives one kind of request
   and returns its per-request latencies and statuses (`bench.load.Samples`)
@@ -10,7 +10,7 @@
   requests: agents made, identical 201s, slowest answer") and returns rows
   of named values, each with its own target.
 
-Register with the decorators below (see bench/scenarios/); the runner runs
+Register with the decorators below (see bench/scenarios/); the bench runs
 every default item in registration order, or those named by `--only`.
 An item may apply only on engines with a tag (`when="redis"`), and a
 reference item (`default=False`) runs only when named by `--only` or with
@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from bench.load import Load, Samples
-    from bench.site import Site
+    from bench.running_site import Site
 
 # A comparison's verdict needs at least this many rounds of each side.
 MIN_ROUNDS_FOR_VERDICT = 8

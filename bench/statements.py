@@ -21,7 +21,7 @@ Method (chosen after looking at what this PostgreSQL offers):
   does not see SQL sent around Django's connection wrapper (a raw driver
   connection), which no command here does.
 - **Cross-check, PostgreSQL only: sampling `pg_stat_activity`** every 10 ms
-  from the runner for backends whose `application_name` is the command's
+  from the bench process for backends whose `application_name` is the command's
   (set with PGAPPNAME), keeping the longest `clock_timestamp() - query_start`
   seen per statement. This is the server's own view, a lower bound within
   one sampling interval; if it is much larger than the hook's number,

@@ -6,13 +6,13 @@ from collections.abc import Callable, Iterator
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Permission, User
-from hypothesis import settings as hypothesis_settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
-from tests.support.gunicorn import GunicornServer
+from harness.gunicorn import GunicornServer
 from tests.support.http_auth import PASSWORD
 from tests.support.live_env import live_database_env, live_env
 from tests.support.private_servers import PrivatePgBouncer
@@ -115,7 +115,7 @@ def collected_static(tmp_path_factory) -> str:
     import subprocess
     import sys
 
-    from tests.support.processes import ROOT
+    from harness.processes import ROOT
 
     root = str(tmp_path_factory.mktemp("static"))
     subprocess.run(
@@ -153,12 +153,12 @@ def gunicorn_factory(transactional_db, tmp_path, collected_static,
     """Start real gunicorn masters against the test database; stop them after.
 
     `start(workers=4, **env)` starts one master ("host"); call it twice for two
-    hosts sharing the database. Servers run with tests.support.live_settings;
+    hosts sharing the database. Servers run with harness.live_settings;
     through `live_pgbouncer` when there is one, unless `env` names its own
     DATABASE_URL.
     """
     servers: list[GunicornServer] = []
-    base_env = {"DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
+    base_env = {"DJANGO_SETTINGS_MODULE": "harness.live_settings",
                 "TAOS_STATIC_ROOT": collected_static}
 
     def start(workers: int = 4, timeout: int = 30, **env: str) -> GunicornServer:

@@ -18,5 +18,5 @@ of the control plane:
 
 from __future__ import annotations
 
-# Imported in the order of the report's table: each part's baseline before what it is compared with.
+# Imported in the order of the table's rows: each part's baseline before what it is compared with.
 from bench.scenarios import agents, idempotency, fair_waiting, idempotency_table, tokens  # noqa: F401, I001

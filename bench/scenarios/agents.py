@@ -12,8 +12,8 @@ import asyncio
 from bench.auth import Credentials
 from bench.load import Load, Samples, drive
 from bench.registry import REGISTRY, MeasureRow, Target
+from bench.running_site import Site
 from bench.scenarios.common import AGENTS, BACKGROUND_LOAD_MAX_SECONDS, create_agent
-from bench.site import Site
 
 LIST_SEED_AGENTS = 100
 

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Sequence
 
 from bench.registry import MeasureRow, Target
-from bench.site import Site
+from bench.running_site import Site
 
 AGENTS = "/api/agents/"
 REPLAYED_HEADER = "Idempotent-Replayed"

@@ -24,6 +24,7 @@ from collections import Counter
 
 from bench import memory
 from bench.registry import REGISTRY, MeasureRow, Target
+from bench.running_site import Site
 from bench.scenarios.common import (
     AGENTS,
     IDEMPOTENCY_KEY,
@@ -32,7 +33,6 @@ from bench.scenarios.common import (
     median_row,
 )
 from bench.scenarios.idempotency import DELAY_HEADER, is_fair_answer
-from bench.site import Site
 from bench.stats import percentile
 
 STORM_REQUESTS = 64

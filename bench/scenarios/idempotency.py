@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.load import Answer, Check, Load, Reply, Samples, burst, drive
 from bench.registry import REGISTRY, MeasureRow, Target
+from bench.running_site import DATABASE_REPLAYS, LIVE_SETTINGS, Site
 from bench.scenarios.common import (
     AGENTS,
     IDEMPOTENCY_KEY,
@@ -27,11 +28,10 @@ from bench.scenarios.common import (
     every_round_row,
     median_row,
 )
-from bench.site import DATABASE_REPLAYS, LIVE_SETTINGS, Site
 
-# The test-only header of tests/support/live_views.py (DELAY_HEADER there, as
+# The test-only header of harness/live_views.py (DELAY_HEADER there, as
 # a WSGI name); honoured only by servers with the test-only settings
-# (DJANGO_SETTINGS_MODULE=tests.support.live_settings).
+# (DJANGO_SETTINGS_MODULE=harness.live_settings).
 DELAY_HEADER = "X-Test-Delay"
 RACE_REQUESTS = 64
 RACE_DELAY_SECONDS = 0.3

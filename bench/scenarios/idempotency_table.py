@@ -16,9 +16,9 @@ from typing import Any
 from bench.dbtools import BenchDatabase
 from bench.load import Samples
 from bench.registry import REGISTRY, MeasureRow, Target
+from bench.running_site import DATABASE_REPLAYS, Site
 from bench.scenarios.common import BACKGROUND_LOAD_MAX_SECONDS, median_row
 from bench.scenarios.idempotency import complete_key
-from bench.site import DATABASE_REPLAYS, Site
 from bench.stats import Spread
 
 TABLE = "idempotency_record"

@@ -22,8 +22,8 @@ from bench.auth import Credentials
 from bench.helper_process import run_helper
 from bench.load import Load, Samples, burst, drive
 from bench.registry import REGISTRY, MeasureRow, Target
+from bench.running_site import Site
 from bench.scenarios.common import AGENTS, create_agent, every_round_row, median_row
-from bench.site import Site
 
 ME = "/api/agent/me/"
 RACE_REQUESTS = 64

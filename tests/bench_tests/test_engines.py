@@ -14,7 +14,7 @@ from bench.config import DEFAULT_ENGINES, RunConfig
 from bench.dbtools import bench_database_name, drop_server_database, recreate_server_database
 from bench.engines import ENGINES, provision
 from bench.registry import REGISTRY, target_for
-from bench.site import _with_database_suffix
+from bench.running_site import _with_database_suffix
 from tests.support.live_env import live_database_env
 
 pytestmark = [pytest.mark.bench]
@@ -63,9 +63,9 @@ def test_a_sibling_mariadb_database_gets_a_suffixed_name():
 
 def test_the_report_and_plot_take_a_column_per_engine(tmp_path):
     from bench.load import Samples
+    from bench.measurements import EngineResult, ScenarioResult
     from bench.plot import write_plot
-    from bench.report import markdown_table
-    from bench.results import EngineResult, ScenarioResult
+    from bench.table import markdown_table
 
     engines = []
     for name in DEFAULT_ENGINES:

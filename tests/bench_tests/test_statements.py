@@ -60,16 +60,6 @@ def test_statement_timer_times_a_statement_that_raises():
     assert timer.count == 1
 
 
-def test_cpu_seconds_of_a_live_process_is_positive_and_of_a_gone_one_zero():
-    import os
-
-    from bench.server import _cpu_seconds
-
-    sum(range(2_000_000))  # burn a few clock ticks
-    assert _cpu_seconds(os.getpid()) > 0
-    assert _cpu_seconds(2**22 + 12345) == 0.0
-
-
 def test_statement_timer_times_a_commit_as_a_statement_and_counts_kinds(
     clock, _execute_sleeping
 ):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import ROOT
+from harness.processes import ROOT
 
 INCUS_SH = ROOT / "deploy" / "incus.sh"
 SECRET = "taos_example0123456789abcdefghijklmnopqrstuv"

@@ -14,7 +14,7 @@ from deploys.jobs import deploy_run
 from deploys.models import DEPLOY_LOG_TAIL_MAX_CHARS, DeployTask
 from deploys.services import deploy_create
 from deploys.tasks import deploy_agent
-from tests.support.processes import pid_alive
+from harness.processes import pid_alive
 from tests.support.task_workers import run_queued_jobs
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 
 from deploys.models import DeployTask
 from deploys.services import deploy_create
+from harness.processes import pid_alive, wait_until
 from tests.support.deploy_command import DeployCommand
-from tests.support.processes import pid_alive, wait_until
 
 pytestmark = [pytest.mark.live]
 

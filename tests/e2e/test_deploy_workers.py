@@ -13,8 +13,8 @@ from deploys.jobs import deploy_mark_stale
 from deploys.models import DeployTask
 from deploys.services import deploy_create, deploy_retry
 from deploys.tasks import deploy_agent
+from harness.processes import pid_alive, wait_until
 from tests.support.deploy_command import DeployCommand
-from tests.support.processes import pid_alive, wait_until
 from tests.support.task_workers import TaskWorker
 
 pytestmark = [pytest.mark.live]

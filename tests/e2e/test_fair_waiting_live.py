@@ -19,8 +19,8 @@ import pytest
 from django.db import connection
 
 from agents.models import Agent
+from harness.live_views import wait_for_pid
 from tests.support.http_auth import basic_auth
-from tests.support.live_views import wait_for_pid
 
 pytestmark = [pytest.mark.live]
 

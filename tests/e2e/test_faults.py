@@ -91,13 +91,13 @@ def private_postgres_site(tmp_path, gunicorn_factory):
     import subprocess
     import sys
 
+    from harness.processes import ROOT
     from tests.support.private_servers import PrivatePostgres
-    from tests.support.processes import ROOT
 
     cluster = PrivatePostgres().start()
     url = cluster.create_database("test_taos_fault")
     env = {**os.environ, "DATABASE_URL": url,
-           "DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
+           "DJANGO_SETTINGS_MODULE": "harness.live_settings",
            "DJANGO_SUPERUSER_USERNAME": "admin", "DJANGO_SUPERUSER_PASSWORD": "fault-pw-1234"}
     for command in (["migrate", "--noinput"], ["createcachetable"], ["ensure_admin"]):
         subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env,

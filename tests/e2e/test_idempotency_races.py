@@ -2,7 +2,7 @@
 
 Every test runs on the backend of the run: PostgreSQL (DATABASE_URL) or the
 SQLite default. Racing clients authenticate with HTTP Basic, which live
-servers check with a fast hasher (tests/support/live_settings.py).
+servers check with a fast hasher (harness/live_settings.py).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import httpx
 import pytest
 
 from agents.models import Agent
+from harness.live_views import wait_for_pid
+from harness.processes import free_port
 from idempotency.models import IdempotencyRecord
 from tests.support.http_auth import basic_auth
-from tests.support.live_views import wait_for_pid
-from tests.support.processes import free_port
 
 pytestmark = [pytest.mark.live]
 

@@ -2,7 +2,7 @@
 
 Four gunicorn workers, eight concurrent clients, one shared count (Redis or
 the database cache). The live servers' hasher appends a line to a file for
-every password it checks (tests/support/counting_hasher.py). The clients
+every password it checks (harness/counting_hasher.py). The clients
 come through a trusted proxy (127.0.0.1) with their own X-Forwarded-For,
 so the attacker and a bystander are two addresses.
 """

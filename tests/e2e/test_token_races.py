@@ -17,7 +17,7 @@ import pytest
 
 from agents.models import Agent
 from agents.services import agent_create
-from tests.support.gunicorn import GunicornServer
+from harness.gunicorn import GunicornServer
 from tokens import services
 from tokens.models import AgentToken
 

@@ -17,7 +17,7 @@ from django.db import connection
 
 from agents.models import Agent
 from agents.services import agent_create
-from tests.support.gunicorn import GunicornServer
+from harness.gunicorn import GunicornServer
 from tests.support.http_auth import basic_auth
 from tokens import services
 from tokens.models import AgentToken

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from agents.models import Agent
+from harness.processes import free_port
 from idempotency.models import IdempotencyRecord
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

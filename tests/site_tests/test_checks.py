@@ -52,7 +52,7 @@ def test_the_embedded_default_passes_check():
 
 def test_check_deploy_fails_under_the_test_only_settings(tmp_path):
     result = run_manage("check", "--deploy", env={
-        "DJANGO_SETTINGS_MODULE": "tests.support.live_settings",
+        "DJANGO_SETTINGS_MODULE": "harness.live_settings",
         "TAOS_SQLITE_PATH": str(tmp_path / "test.sqlite3")})
     assert result.returncode != 0
     assert "taos.E007" in result.stdout + result.stderr
@@ -60,6 +60,6 @@ def test_check_deploy_fails_under_the_test_only_settings(tmp_path):
 
 def test_live_settings_refuse_a_database_that_is_not_a_test_one():
     result = run_manage("check", env={**PRODUCTION_ENV,
-                                      "DJANGO_SETTINGS_MODULE": "tests.support.live_settings"})
+                                      "DJANGO_SETTINGS_MODULE": "harness.live_settings"})
     assert result.returncode != 0
-    assert "tests.support.live_settings is test-only" in result.stderr
+    assert "harness.live_settings is test-only" in result.stderr

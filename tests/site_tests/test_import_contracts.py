@@ -21,7 +21,7 @@ def lint_imports(config: Path) -> subprocess.CompletedProcess[str]:
 def test_the_import_contracts_are_kept():
     result = lint_imports(ROOT / ".importlinter")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Contracts: 2 kept, 0 broken." in result.stdout
+    assert "Contracts: 5 kept, 0 broken." in result.stdout
 
 
 def test_a_layer_order_against_the_code_is_reported(tmp_path):
@@ -31,6 +31,18 @@ def test_a_layer_order_against_the_code_is_reported(tmp_path):
     result = lint_imports(tmp_path / "reversed.ini")
     assert result.returncode != 0
     assert "deploys is not allowed to import tokens" in result.stdout
+
+
+def test_a_forbidden_import_against_the_code_is_reported(tmp_path):
+    # The bench does import the harness: forbidding it must break the contract.
+    config = (ROOT / ".importlinter").read_text().replace(
+        "source_modules =\n    bench\nforbidden_modules =\n    tests\n",
+        "source_modules =\n    bench\nforbidden_modules =\n    harness\n", 1)
+    (tmp_path / "bench-without-harness.ini").write_text(config)
+    result = lint_imports(tmp_path / "bench-without-harness.ini")
+    assert result.returncode != 0
+    assert "bench is not allowed to import harness" in result.stdout
+    assert "bench.running_site -> harness.gunicorn" in result.stdout
 
 
 def private_imports(path: Path) -> list[str]:

@@ -6,7 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.support.processes import ROOT
+from harness.processes import ROOT
 
 CHROMIUM = os.environ.get("TAOS_CHROMIUM", "/usr/bin/chromium")
 # Without these, Chromium tries the network at start, and this machine has none.

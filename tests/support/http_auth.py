@@ -1,7 +1,7 @@
 """HTTP credentials for requests in tests: Basic for users, Bearer for tokens.
 
 HTTP Basic is off in production unless TAOS_API_BASIC_AUTH=1; live servers
-(tests.support.live_settings) turn it on, in-process tests that use it set it.
+(harness.live_settings) turn it on, in-process tests that use it set it.
 """
 
 from __future__ import annotations

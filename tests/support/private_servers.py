@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.support.processes import free_port, stop_process, wait_until
+from harness.processes import free_port, stop_process, wait_until
 
 PG_BIN = Path(os.environ.get("TAOS_PG_BIN", "/usr/lib/postgresql/15/bin"))
 PGBOUNCER = os.environ.get("TAOS_PGBOUNCER", "/usr/sbin/pgbouncer")

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from harness.processes import ROOT, stop_process
 from tests.support.live_env import live_env
-from tests.support.processes import ROOT, stop_process
 
 
 def run_queued_jobs() -> int:

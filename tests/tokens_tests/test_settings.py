@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from tests.support.processes import ROOT
+from harness.processes import ROOT
 
 PRINT_PEPPER = (
     "import django; django.setup(); from django.conf import settings; "

@@ -1,4 +1,9 @@
-"""The results of a run, summarised the way the report shows them."""
+"""What a run measured: rounds, scenarios, comparisons, special measures, engines.
+
+Each holds its numbers, their spread and its verdict against its target,
+and turns into the JSON of results.json (`as_dict`); bench/table.py lays
+them out as the Markdown table.
+"""
 
 from __future__ import annotations
 

@@ -7,10 +7,10 @@ import math
 import pytest
 
 from bench.load import Samples
+from bench.measurements import ComparisonResult, EngineResult, ScenarioResult
 from bench.registry import MeasureRow, Registry, Target, target_for
-from bench.report import fmt, markdown_table, without_nan
-from bench.results import ComparisonResult, EngineResult, ScenarioResult
 from bench.stats import Spread, percentile
+from bench.table import fmt, markdown_table, without_nan
 
 pytestmark = [pytest.mark.bench]
 
@@ -125,7 +125,7 @@ def test_the_table_has_a_row_per_scenario_comparison_and_measure():
     engine.comparisons = {"a_vs_b": compared}
     for _ in range(8):
         compared.add_round(a.add(_samples(100)), b.add(_samples(100, status=201)))
-    from bench.results import SpecialResult
+    from bench.measurements import SpecialResult
 
     special = SpecialResult(name="s", title="sixty-four")
     special.rows = [engine.measure_results(MeasureRow("agents made", 1, target=Target("==", 1))),
@@ -196,7 +196,7 @@ def test_a_median_row_keeps_every_round_and_their_range():
 
 
 def test_the_setup_lines_say_how_the_load_authenticated():
-    from bench.report import setup_markdown
+    from bench.table import setup_markdown
 
     engine = EngineResult(name="sqlite", title="SQLite default", tags=("sqlite",))
     engine.describe = {"server": "gunicorn, 4 sync workers", "auth": "operator_token",
@@ -208,6 +208,6 @@ def test_the_setup_lines_say_how_the_load_authenticated():
 
 def test_the_delay_header_is_the_one_the_live_views_read():
     from bench.scenarios.idempotency import DELAY_HEADER
-    from tests.support.live_views import DELAY_HEADER as META_NAME
+    from harness.live_views import DELAY_HEADER as META_NAME
 
     assert "HTTP_" + DELAY_HEADER.upper().replace("-", "_") == META_NAME

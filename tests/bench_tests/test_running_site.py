@@ -9,7 +9,7 @@ import pytest
 
 from bench.config import RunConfig
 from bench.engines import ENGINES
-from bench.site import _with_database_suffix, open_site
+from bench.running_site import _with_database_suffix, open_site
 
 pytestmark = [pytest.mark.live, pytest.mark.bench]
 
@@ -46,7 +46,7 @@ def test_a_sibling_has_its_own_database_a_variant_shares_it_and_all_stop_on_exit
     made, here, there, variant, servers, paths, facts = asyncio.run(main())
     assert (made, here, there, variant) == (201, 200, 404, 200)
     assert len(paths) == 2
-    assert facts == {"hooks env": (None, "tests.support.live_settings"), "variant url differs": True,
+    assert facts == {"hooks env": (None, "harness.live_settings"), "variant url differs": True,
                      "cpu counts the variant": True}
     for server in servers:
         assert server.process.poll() is not None

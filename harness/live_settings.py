@@ -1,6 +1,6 @@
 """Settings of the gunicorn servers tests and the bench start: production plus test-only bits.
 
-Started with `DJANGO_SETTINGS_MODULE=tests.support.live_settings`; nothing
+Started with `DJANGO_SETTINGS_MODULE=harness.live_settings`; nothing
 here is reachable from the production settings. They refuse to load against
 a database that is not a test or bench one (its name starts with `test` or
 contains `bench`), and `manage.py check --deploy` fails under them
@@ -25,7 +25,7 @@ def _is_test_database(name: str) -> bool:
 
 if not _is_test_database(DATABASES["default"]["NAME"]):
     raise ImproperlyConfigured(
-        f"tests.support.live_settings is test-only and the database "
+        f"harness.live_settings is test-only and the database "
         f"{DATABASES['default']['NAME']!r} is not a test or bench database; "
         f"production uses DJANGO_SETTINGS_MODULE=tinyagentos_site.settings.")
 
@@ -35,14 +35,14 @@ if not _is_test_database(DATABASES["default"]["NAME"]):
 # PBKDF2 stays second so that passwords made with production settings work.
 PASSWORD_HASHERS = [
     # MD5, counting its calls when TAOS_TEST_HASHER_COUNT_FILE is set.
-    "tests.support.counting_hasher.CountingMD5PasswordHasher",
+    "harness.counting_hasher.CountingMD5PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
 TAOS_API_BASIC_AUTH = env_bool("TAOS_API_BASIC_AUTH", True)
 
 # The production URLs, with POST /api/agents/ honouring X-Test-Delay.
-ROOT_URLCONF = "tests.support.live_urls"
+ROOT_URLCONF = "harness.live_urls"
 
 # Where a request slowed by X-Test-Delay writes its worker's PID, so that a
 # test can kill that worker mid-request; empty: no PID file.

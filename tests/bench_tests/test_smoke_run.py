@@ -1,4 +1,4 @@
-"""`python -m bench.run --smoke --all` on SQLite: real gunicorn, real numbers, the expected JSON.
+"""`python -m bench --smoke --all` on SQLite: real gunicorn, real numbers, the expected JSON.
 
 Every item of the bench's table runs (small: 2 rounds of 20 requests, 2,000
 big rows, 2 workers), plus the reference items. Deselect with `-m "not
@@ -32,7 +32,7 @@ def smoke(tmp_path_factory) -> tuple[subprocess.CompletedProcess, dict, Path]:
     out = tmp_path_factory.mktemp("bench-smoke")
     # The smoke run is SQLite-only whatever the suite runs on.
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    argv = [sys.executable, "-m", "bench.run", "--smoke", "--all", "--engines", "sqlite",
+    argv = [sys.executable, "-m", "bench", "--smoke", "--all", "--engines", "sqlite",
             "--out", str(out)]
     if not HAVE_MATPLOTLIB:  # `make test` installs requirements-dev only
         argv.append("--no-plot")

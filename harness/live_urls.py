@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tests.support.live_views import DelayedAgentViewSet
+from harness.live_views import DelayedAgentViewSet
 from tinyagentos_site import urls as site_urls
 
 # Only the agents' list route is shadowed (matched first, same name); every

@@ -4,10 +4,12 @@
 does, with N sync workers on a free loopback port, waits until /healthz
 answers and every worker is up, and stops by PID: SIGTERM to the master
 (SIGKILL after 15 s), then SIGKILL to any worker it had that outlived it.
-`env` is the master's whole environment (tests build it with
-`live_env()`); only the bind address, the worker count, worker recycling,
-no deploy worker unless `env` sets TAOS_DEPLOY_WORKERS, and, if given, the
-worker timeout come from here.
+`env` is the master's whole environment (the tests build it with
+`tests.support.live_env`, the bench with `bench.engines.provision`); only
+the bind address, the worker count, worker recycling, no deploy worker
+unless `env` sets TAOS_DEPLOY_WORKERS, and, if given, the worker timeout
+come from here. `cpu_seconds()` is the CPU time the master and its workers
+used, which the bench charges its rounds.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from typing import IO
 
 import httpx
 
-from tests.support.processes import (
+from harness.processes import (
     ROOT,
     child_pids,
+    cpu_seconds,
     free_port,
     start_time,
     stop_process,
@@ -108,6 +111,17 @@ class GunicornServer:
             if pid not in self._worker_pids and (started := start_time(pid)) is not None:
                 self._worker_pids[pid] = started
         return pids
+
+    def cpu_seconds(self) -> float:
+        """Return the CPU time the master and its web workers have used so far.
+
+        Unlike throughput, CPU time per request hardly moves when other
+        processes compete for the cores, so the bench reports it beside it.
+        The database and Redis servers are not included.
+        """
+        if self.process is None:
+            return 0.0
+        return sum(cpu_seconds(pid) for pid in [self.process.pid, *self.worker_pids()])
 
     def log_tail(self, lines: int = 60) -> str:
         if self._log is not None:

@@ -1,4 +1,9 @@
-"""The report: one Markdown table for every engine and item, and the JSON behind it."""
+"""The table of a run: one Markdown row per engine and item, the setup lines, and results.json.
+
+`results_document()` is the JSON document the command line writes
+(bench/results.json): the measurements of every engine with the table and
+the setup lines as Markdown.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from bench.measurements import EngineResult
 from bench.registry import Target
-from bench.results import EngineResult
 
 COLUMNS = ("engine", "item", "measure", "value", "spread / notes", "target", "result")
 NO_VALUE = "—"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from bench.config import RunConfig
 from bench.engines import Engine
+from bench.measurements import ComparisonResult, EngineResult, ScenarioResult, SpecialResult
 from bench.registry import Plan, Scenario, target_for
-from bench.results import ComparisonResult, EngineResult, ScenarioResult, SpecialResult
-from bench.site import Site, open_site
+from bench.running_site import Site, open_site
 
 
 def _log(message: str) -> None:

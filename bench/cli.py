@@ -1,4 +1,4 @@
-"""Run the benchmark: `make bench` or `python -m bench.run [flags]`.
+"""Run the benchmark: `make bench` or `python -m bench [flags]`.
 
 Starts the site under gunicorn on each engine (PostgreSQL + Redis, the
 SQLite default, then MariaDB + Redis), each on a fresh database, drives the registered scenarios
@@ -23,24 +23,24 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-if __package__ in (None, ""):  # `python bench/run.py`
+if __package__ in (None, ""):  # `python bench/cli.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import scenarios  # noqa: F401  (registers the scenarios)
 from bench.auth import AUTH_METHODS
 from bench.config import RunConfig
 from bench.engines import ENGINES
+from bench.measurements import EngineResult
 from bench.registry import REGISTRY
-from bench.report import results_document, write_json
-from bench.results import EngineResult
-from bench.runner import run_engine
+from bench.rounds import run_engine
+from bench.table import results_document, write_json
 
 
 def parse_args(argv: list[str] | None) -> RunConfig:
     # --smoke shrinks the defaults; flags given explicitly still win.
     smoke = "--smoke" in (sys.argv[1:] if argv is None else argv)
     defaults = RunConfig().smoke_sized() if smoke else RunConfig()
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=defaults.rounds,
                         help="rounds per scenario; comparisons alternate A B for this many "
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "run_id": run_id,
         "started_at": started_at.isoformat(timespec="seconds"),
         "seconds": round(time.perf_counter() - started, 1),
-        "command": " ".join(["python -m bench.run", *(argv if argv is not None else sys.argv[1:])]),
+        "command": " ".join(["python -m bench", *(argv if argv is not None else sys.argv[1:])]),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "platform": platform.platform()},
         "load_generator": "aiohttp.ClientSession, bounded concurrency (bench/load.py)",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 
 # The project's directory: where every child process runs.
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 
 T = TypeVar("T")
 
@@ -67,6 +67,15 @@ def stat_fields(pid: int) -> list[str] | None:
     except (FileNotFoundError, ProcessLookupError):
         return None
     return stat.rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time `pid` has used so far (0 if it is gone)."""
+    fields = stat_fields(pid)
+    if fields is None:
+        return 0.0
+    # Fields 14 and 15: utime and stime, in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_time(pid: int) -> str | None:

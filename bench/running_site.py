@@ -6,7 +6,7 @@ it and logs in once. From a site:
 - `Site.variant(settings)` starts another gunicorn master on the *same*
   database with some settings changed (the database replay path with
   IDEMPOTENCY_REDIS_FAST_PATH=0, or the test-only settings
-  tests.support.live_settings for the delay header),
+  harness.live_settings for the delay header),
   so the main server keeps the production settings;
 - `Site.sibling()` opens a second, independent site on the same engine (its
   own database and gunicorn master), for comparisons whose two sides need
@@ -31,8 +31,8 @@ from bench.config import RunConfig
 from bench.dbtools import BenchDatabase
 from bench.engines import LIVE_SETTINGS, Engine, Operator, provision
 from bench.load import BenchClient, Load
-from bench.server import BenchServer
 from bench.statements import CommandTiming, run_timed_command
+from harness.gunicorn import GunicornServer
 
 # The setting that turns the Redis replay path off (idempotency app).
 DATABASE_REPLAYS = {"IDEMPOTENCY_REDIS_FAST_PATH": "0"}
@@ -51,7 +51,7 @@ class Site:
     config: RunConfig
     workdir: Path
     run_id: str
-    server: BenchServer
+    server: GunicornServer
     live_settings: bool = False
     overrides: dict[str, str] = field(default_factory=dict)  # settings of this server only
     describe: dict[str, str] = field(default_factory=dict)
@@ -109,7 +109,7 @@ class Site:
         ident = tuple(sorted(changed.items()))
         if ident not in root._variants:
             n = len(root._variants) + 1
-            server = BenchServer(env=env, workers=root.config.workers,
+            server = GunicornServer(env=env, workers=root.config.workers,
                                     log_path=root.workdir / f"gunicorn-variant-{n}.log")
             root.resources.callback(server.stop)
             await asyncio.to_thread(server.start)
@@ -191,8 +191,8 @@ async def open_site(engine: Engine, *, config: RunConfig, workdir: Path, run_id:
     """Provision `engine`, start gunicorn on it, log in; stop and drop it all on exit."""
     with provision(engine, config=config, workdir=workdir, run_id=run_id,
                    live_settings=live_settings, env_overrides=env_overrides) as provisioned:
-        server = BenchServer(env=provisioned.env, workers=config.workers,
-                                log_path=workdir / "gunicorn.log")
+        server = GunicornServer(env=provisioned.env, workers=config.workers,
+                                    log_path=workdir / "gunicorn.log")
         try:
             server.start()
             try:
