@@ -353,7 +353,7 @@ IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
 IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 86400)
 # How many requests wait for another one holding their key at once (per key,
 # across workers and hosts); the rest answer 409 with Retry-After at once
-# (DESIGN.md, "Waiting is fair"; idempotency/waiters.py). At most 15.
+# (docs/architecture.md, "Waiting is fair"). At most 15.
 IDEMPOTENCY_WAITERS_PER_KEY = env_int("IDEMPOTENCY_WAITERS_PER_KEY", 2)
 # SQLite (and engines without advisory locks): where the key slots' lock
 # files live; empty: beside the SQLite file.

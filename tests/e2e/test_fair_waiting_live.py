@@ -1,6 +1,6 @@
 """A retry storm on one key, through real gunicorn workers: nobody else waits for it.
 
-DESIGN.md, "Waiting is fair". Runs on the backend of the run (PostgreSQL,
+docs/architecture.md, "Waiting is fair". Runs on the backend of the run (PostgreSQL,
 MariaDB or the SQLite default); 4 workers, the project's gunicorn.conf.py;
 and two masters, which count one key's slots together.
 """
