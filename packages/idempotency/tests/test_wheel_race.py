@@ -1,6 +1,7 @@
 """The built wheel, alone in a fresh virtualenv, keeps its promise in a project of its own.
 
-Builds the wheel (`pip wheel --no-deps packages/idempotency`), checks that it
+Builds the wheel (`pip wheel --no-deps packages/idempotency`, from a clean
+copy of it), checks that it
 holds the `idempotency` package only, installs it with Django, Django REST
 framework, gunicorn and psycopg (nothing else) into a fresh virtualenv,
 migrates the minimal project beside this file (one model, one view with
@@ -59,8 +60,11 @@ USER, PASSWORD = "racer", "racer-password"
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # From a clean copy: a build/ left in the tree could carry modules deleted since.
+    source = shutil.copytree(PACKAGE_DIR, out / "source", ignore=shutil.ignore_patterns(
+        "build", "dist", "*.egg-info", "__pycache__", "tests"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    str(PACKAGE_DIR), "-w", str(out)], check=True, timeout=600,
+                    str(source), "-w", str(out)], check=True, timeout=600,
                    env={**os.environ, "SOURCE_DATE_EPOCH": "1767225600"})
     [built] = out.glob("django_idempotency_reservation-*.whl")
     return built
