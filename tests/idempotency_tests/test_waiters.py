@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,15 @@ def test_sqlite_slot_files_live_beside_the_database(settings):
         pytest.skip("SQLite only")
     settings.IDEMPOTENCY_SLOT_DIR = ""
     assert slot_dir().name.endswith("-idempotency-slots")
+
+
+def test_slot_files_of_a_database_in_memory_live_under_the_temporary_directory(settings,
+                                                                                monkeypatch):
+    import tempfile
+
+    from django.db import connection
+
+    settings.IDEMPOTENCY_SLOT_DIR = ""
+    monkeypatch.setitem(connection.settings_dict, "NAME", ":memory:")
+    assert slot_dir().parent == Path(tempfile.gettempdir())
+    assert slot_dir().name.startswith("idempotency-slots-")
