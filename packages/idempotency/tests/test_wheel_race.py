@@ -177,12 +177,13 @@ def database(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def site_env(venv: Path, tmp_path: Path) -> Iterator[dict[str, str]]:
-    """Yield the environment of the migrated minimal project, with its one user."""
+    """Yield the environment of the migrated and checked minimal project, with its one user."""
     with database(tmp_path) as settings:
         env = clean_env(**settings, DJANGO_SETTINGS_MODULE="minisite.settings",
                         MINISITE_VIEW_SECONDS=str(VIEW_SECONDS))
         manage = [str(venv / "bin" / "python"), "manage.py"]
         for command in (["migrate", "--noinput", "-v", "0"], ["check", "--fail-level", "WARNING"],
+                        ["makemigrations", "--check", "--dry-run"],
                         ["shell", "-c", "from django.contrib.auth.models import User; "
                                         f"User.objects.create_user({USER!r}, password={PASSWORD!r})"]):
             result = subprocess.run([*manage, *command], cwd=PROJECT_DIR, env=env,
