@@ -10,7 +10,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: requirements.txt $(BIN)/python | system-deps
+$(VENV)/.installed: requirements.txt packages/idempotency/pyproject.toml $(BIN)/python | system-deps
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 

@@ -38,7 +38,7 @@ def _validate(agent: Agent, *, exclude: list[str] | None = None) -> None:
 
 
 # One transaction, but no savepoint of its own when nested (as under the
-# idempotency middleware): each slug attempt below takes one savepoint anyway.
+# transaction of an idempotent request): each slug attempt below takes one savepoint anyway.
 @transaction.atomic(savepoint=False)
 def agent_create(
     *,

@@ -21,6 +21,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from api.error_codes import ErrorCode
+from idempotency.errors import IdempotencyError
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,15 @@ def problem(status_code: int, code: str, detail: str, *,
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+def idempotency_error_response(error: IdempotencyError) -> JsonResponse:
+    """Return an error of the idempotency package as problem details (IDEMPOTENCY_ERROR_RESPONSE).
+
+    Its code is a member of ErrorCode, its status, detail and headers
+    (`Retry-After`) are the error's.
+    """
+    return problem(error.status, ErrorCode(error.code), error.detail, headers=error.headers)
 
 
 def database_unavailable() -> JsonResponse:

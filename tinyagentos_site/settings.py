@@ -12,6 +12,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from idempotency.conf import DEFAULTS as _idempotency
 from tinyagentos_site.env import (
     env_bool,
     env_int,
@@ -76,7 +77,8 @@ MIDDLEWARE = [
     "access.middleware.LoginLockoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Last: it closes the transaction of idempotent requests (see idempotency/protocol.py).
+    # Reads the body of a request with an Idempotency-Key before anything can
+    # stream it (an authenticator's parser), for the view's fingerprint.
     "idempotency.middleware.IdempotencyMiddleware",
 ]
 
@@ -136,7 +138,7 @@ if DATABASE_URL:
         # Transaction pooling: no named cursor may outlive its transaction's
         # server connection, and no statement is prepared on a server
         # connection another client may get next. The idempotency path's only
-        # setting is set_config(..., true), i.e. SET LOCAL (idempotency/sql.py).
+        # setting is set_config(..., true), i.e. SET LOCAL (idempotency.engines.postgresql).
         _db["DISABLE_SERVER_SIDE_CURSORS"] = True
         _db["OPTIONS"] = {"prepare_threshold": None, **_db.get("OPTIONS", {})}
 else:
@@ -345,21 +347,23 @@ TOKENS_PEPPER = secret_from_env_or_file(
 # Lifetime of a new agent token in seconds; 0: agent tokens do not expire.
 TOKENS_AGENT_TOKEN_TTL_SECONDS = env_int("TOKENS_AGENT_TOKEN_TTL_SECONDS", 0)
 
-# --- Idempotency (idempotency app) --------------------------------------------
+# --- Idempotency (the idempotency package, packages/idempotency) -------------
 
+# The package's defaults (idempotency.conf.DEFAULTS); the environment may
+# override each. docs/idempotency.md, "Settings", lists them.
 # How long a request waits for another one holding the same key, then 409.
-IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", 10)
+IDEMPOTENCY_WAIT_SECONDS = env_int("IDEMPOTENCY_WAIT_SECONDS", _idempotency["WAIT_SECONDS"])
 # How long a completed key is kept (and replayed); then purged or run anew.
-IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", 86400)
+IDEMPOTENCY_TTL_SECONDS = env_int("IDEMPOTENCY_TTL_SECONDS", _idempotency["TTL_SECONDS"])
 # How many requests wait for another one holding their key at once (per key,
 # across workers and hosts); the rest answer 409 with Retry-After at once
 # (docs/architecture.md, "Waiting is fair"). At most 15.
-IDEMPOTENCY_WAITERS_PER_KEY = env_int("IDEMPOTENCY_WAITERS_PER_KEY", 2)
-# SQLite (and engines without advisory locks): where the key slots' lock
-# files live; empty: beside the SQLite file.
-IDEMPOTENCY_SLOT_DIR = env_str("IDEMPOTENCY_SLOT_DIR", "")
+IDEMPOTENCY_WAITERS_PER_KEY = env_int("IDEMPOTENCY_WAITERS_PER_KEY",
+                                      _idempotency["WAITERS_PER_KEY"])
+# SQLite: where the key slots' lock files live; empty: beside the SQLite file.
+IDEMPOTENCY_SLOT_DIR = env_str("IDEMPOTENCY_SLOT_DIR", _idempotency["SLOT_DIR"])
 # Make the Idempotency-Key header mandatory on the endpoints that accept it.
-IDEMPOTENCY_REQUIRED = env_bool("IDEMPOTENCY_REQUIRED", False)
+IDEMPOTENCY_REQUIRED = env_bool("IDEMPOTENCY_REQUIRED", _idempotency["REQUIRED"])
 # Completed responses are also kept in Redis (when REDIS_URL is set) and
 # replayed from it. Its own alias, without IGNORE_EXCEPTIONS, so that an
 # outage is seen, logged as a warning, and answered from the database.
@@ -368,6 +372,10 @@ IDEMPOTENCY_CACHE_ALIAS = (
 )
 if IDEMPOTENCY_CACHE_ALIAS:
     CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
+# A key belongs to the agent of an agent token, else to the user.
+IDEMPOTENCY_PRINCIPAL = "access.principals.principal_for"
+# Its errors are this API's problem details, with the codes of ErrorCode.
+IDEMPOTENCY_ERROR_RESPONSE = "api.errors.idempotency_error_response"
 
 # --- Authentication (site): Basic opt-in, lockout, client address ------------
 

@@ -85,7 +85,7 @@ def me():
 PHASES = {
     "authentication": [("rest_framework/views.py", "perform_authentication")],
     "permissions": [("rest_framework/views.py", "check_permissions")],
-    "idempotency": [("idempotency/decorators.py", "wrapper"), ("idempotency/middleware.py", "finish")],
+    "idempotency": [("idempotency/decorators.py", "wrapper")],
     "view": [("rest_framework/mixins.py", "create"), ("rest_framework/mixins.py", "retrieve"),
              ("tokens/views.py", "get")],
 }

@@ -5,7 +5,9 @@
 A newcomer following the request reads these (and the site's settings and
 URLconfs, which route it). Runs on a throwaway SQLite database with the
 embedded default's settings; traces with `sys.setprofile` during the second,
-warm request (the first imports everything).
+warm request (the first imports everything). Also lists each call into the
+idempotency protocol (idempotency/protocol.py) from outside it: one, from
+`@idempotent`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+PROTOCOL = "/idempotency/protocol.py"
 
 
 def main() -> None:
@@ -49,12 +52,16 @@ def main() -> None:
 
     post("warm-up")
     seen: dict[str, set[str]] = {}
+    entries: list[str] = []
     root = f"{ROOT}/"
 
     def profile(frame, event, arg):  # noqa: ANN001 (sys.setprofile's signature)
         path = frame.f_code.co_filename
         if path.startswith(root) and "/.venv/" not in path and path != __file__:
             seen.setdefault(path[len(root):], set()).add(frame.f_code.co_name)
+            caller = frame.f_back.f_code.co_filename if frame.f_back else ""
+            if event == "call" and path.endswith(PROTOCOL) and not caller.endswith(PROTOCOL):
+                entries.append(f"{frame.f_code.co_name} from {caller.removeprefix(root)}")
 
     sys.setprofile(profile)
     status = post("walk")
@@ -63,6 +70,7 @@ def main() -> None:
     for path in sorted(seen):
         print(f"  {path}: {', '.join(sorted(seen[path]))}")
     print(f"{len(seen)} project files run (plus settings.py and the URLconfs that route it)")
+    print(f"{len(entries)} call(s) into the idempotency protocol: {'; '.join(entries)}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ from api.error_codes import ErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 API_DOC = ROOT / "docs" / "api.md"
-PRODUCT_APPS = ["tinyagentos_site", "api", "access", "agents", "tokens", "deploys", "idempotency",
-                "console"]
+PRODUCT_APPS = ["tinyagentos_site", "console", "deploys", "tokens", "agents", "access", "api",
+                "packages/idempotency/src/idempotency"]
 # Calls whose first (or second, for problem()) positional argument is a code.
 CODE_ARGUMENT = {"problem": 1, "_auth_failed": 0, "MalformedToken": 0}
 
@@ -38,6 +38,12 @@ def test_every_catalogued_code_is_documented_in_the_api_doc():
 def test_every_documented_code_is_in_the_catalogue():
     unknown = documented_codes() - {code.value for code in ErrorCode}
     assert not unknown, f"docs/api.md documents codes that ErrorCode lacks: {sorted(unknown)}"
+
+
+def test_every_code_of_the_idempotency_package_is_catalogued():
+    from idempotency.errors import ErrorCode as PackageErrorCode
+
+    assert {code.value for code in PackageErrorCode} <= {code.value for code in ErrorCode}
 
 
 def _bare_code_strings(tree: ast.AST) -> list[tuple[int, str]]:

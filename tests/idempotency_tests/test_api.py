@@ -1,4 +1,4 @@
-"""The behaviour table of DESIGN.md ("Idempotency"), through POST /api/agents/."""
+"""The behaviour table of docs/idempotency.md ("For API users"), through POST /api/agents/."""
 
 from __future__ import annotations
 

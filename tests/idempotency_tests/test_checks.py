@@ -39,3 +39,21 @@ def test_schema_documents_the_key_header_on_agent_create(api, make_user):
     assert "parameters" not in schema["paths"]["/api/agents/"].get("get", {}) or all(
         p["name"] != "Idempotency-Key" for p in schema["paths"]["/api/agents/"]["get"]["parameters"]
     )
+
+
+def test_check_reports_a_hook_that_names_nothing(settings):
+    settings.IDEMPOTENCY_PRINCIPAL = "nowhere.principal_for"
+    assert [e.id for e in check_settings()] == ["idempotency.E004"]
+
+
+def test_check_warns_about_sqlite_without_immediate_transactions(settings):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    options = connection.settings_dict["OPTIONS"]
+    mode = options.pop("transaction_mode")
+    try:
+        assert [e.id for e in check_settings()] == ["idempotency.W001"]
+    finally:
+        options["transaction_mode"] = mode

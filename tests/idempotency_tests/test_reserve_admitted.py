@@ -16,7 +16,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from idempotency import services, waiters
+from idempotency import services
+from idempotency.engines import slots
+from idempotency.engines.postgresql import slot_lock_base
 from idempotency.errors import IdempotencyKeyInUse
 from idempotency.services import StoredResponse
 
@@ -57,8 +59,8 @@ def other_connection():
 
 
 def fill_slots(conn: psycopg.Connection, key: str) -> None:
-    base = waiters.slot_lock_base(PRINCIPAL, key)
-    for n in range(waiters.slot_count()):
+    base = slot_lock_base(PRINCIPAL, key)
+    for n in range(slots.slot_count()):
         conn.execute("SELECT pg_advisory_lock(%s)", [base + n])
 
 
@@ -104,7 +106,7 @@ def test_full_slots_refuse_a_key_not_completed_without_inserting(other_connectio
 
 def held_slots(key: str) -> list[int]:
     """Return the slots of `key` this connection's transaction holds (advisory locks)."""
-    base = waiters.slot_lock_base(PRINCIPAL, key)
+    base = slot_lock_base(PRINCIPAL, key)
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks "
@@ -114,12 +116,12 @@ def held_slots(key: str) -> list[int]:
 
 @pytest.mark.parametrize("held", [(), (0,), (0, 2), (1,), (0, 1)])
 def test_a_reservation_takes_exactly_one_slot_the_first_free_one(other_connection, held):
-    base = waiters.slot_lock_base(PRINCIPAL, "slots")
+    base = slot_lock_base(PRINCIPAL, "slots")
     for n in held:
         other_connection.execute("SELECT pg_advisory_lock(%s)", [base + n])
     with transaction.atomic():
         assert reserve("slots") is None
-        first_free = min(set(range(waiters.slot_count())) - set(held))
+        first_free = min(set(range(slots.slot_count())) - set(held))
         assert held_slots("slots") == [first_free]
         transaction.set_rollback(True)
 

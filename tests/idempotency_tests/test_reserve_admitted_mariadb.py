@@ -18,7 +18,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from idempotency import services, sql, waiters
+from idempotency import engines, services
+from idempotency.engines.mysql import named_slot_names
 from idempotency.errors import IdempotencyKeyInUse
 from idempotency.services import StoredResponse
 
@@ -71,7 +72,7 @@ def hold_key(conn, key: str) -> None:
     conn.autocommit(False)
     now, expires = timezone.now(), timezone.now() + timedelta(hours=1)
     adapt = connection.ops.adapt_datetimefield_value
-    conn.cursor().execute(sql.insert("mysql"), [1, PRINCIPAL, key, "POST", "/api/x/",
+    conn.cursor().execute(engines.current().insert_sql, [1, PRINCIPAL, key, "POST", "/api/x/",
                                                 FINGERPRINT, adapt(now), adapt(expires)])
 
 
@@ -79,7 +80,7 @@ def slot_holders(conn, key: str) -> list[int | None]:
     """Return the connection id holding each waiter slot of `key` (None: free)."""
     cursor = conn.cursor()
     holders = []
-    for name in waiters.named_slot_names(PRINCIPAL, key):
+    for name in named_slot_names(PRINCIPAL, key):
         cursor.execute("SELECT IS_USED_LOCK(%s)", [name])
         holders.append(cursor.fetchone()[0])
     return holders
@@ -112,7 +113,7 @@ def test_a_completed_key_is_replayed_with_one_more_statement_and_no_slot():
 def test_a_held_key_with_every_slot_taken_is_refused_at_once(other):
     hold_key(other, "busy")
     taker = other.cursor()
-    for name in waiters.named_slot_names(PRINCIPAL, "busy"):
+    for name in named_slot_names(PRINCIPAL, "busy"):
         taker.execute("SELECT GET_LOCK(%s, 0)", [name])
         assert taker.fetchone()[0] == 1
     started = time.monotonic()
@@ -165,11 +166,11 @@ def test_a_held_key_waits_with_one_slot_then_runs_or_replays(other, holder_commi
 
 
 def test_slot_names_are_per_database(settings):
-    names = waiters.named_slot_names(PRINCIPAL, "k")
+    names = named_slot_names(PRINCIPAL, "k")
     assert len(names) == 2 and all(len(name) <= 64 for name in names)
     original = connection.settings_dict["NAME"]
     try:
         connection.settings_dict["NAME"] = original + "_other"
-        assert set(waiters.named_slot_names(PRINCIPAL, "k")).isdisjoint(names)
+        assert set(named_slot_names(PRINCIPAL, "k")).isdisjoint(names)
     finally:
         connection.settings_dict["NAME"] = original

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-
+from idempotency import conf
 from idempotency.keys import HEADER
-from idempotency.protocol import REPLAYED_HEADER
 from idempotency.models import KEY_MAX_LENGTH
+from idempotency.protocol import REPLAYED_HEADER
 
 
 def _duration(seconds: int) -> str:
@@ -27,11 +26,11 @@ def _duration(seconds: int) -> str:
 
 def policy() -> str:
     """Return the idempotency policy, in Markdown, with the current settings."""
-    ttl = int(settings.IDEMPOTENCY_TTL_SECONDS)
-    wait = int(settings.IDEMPOTENCY_WAIT_SECONDS)
-    waiters = int(settings.IDEMPOTENCY_WAITERS_PER_KEY)
+    ttl = int(conf.get("TTL_SECONDS"))
+    wait = int(conf.get("WAIT_SECONDS"))
+    waiters = int(conf.get("WAITERS_PER_KEY"))
     required = ("Required: a request without it is 400 `idempotency_key_required`."
-                if settings.IDEMPOTENCY_REQUIRED else
+                if conf.get("REQUIRED") else
                 "Optional: a request without it runs normally, with no protection.")
     return "\n".join([
         f"**Idempotency** (`{HEADER}` header, IETF draft-ietf-httpapi-idempotency-key-header).",
@@ -41,7 +40,7 @@ def policy() -> str:
         f"{required}",
         f"- Retention: a completed key is kept for {ttl} seconds ({_duration(ttl)}, "
         "`IDEMPOTENCY_TTL_SECONDS`); after that the same key runs anew.",
-        "- Scope: per principal (the authenticated user or agent): another principal's "
+        "- Scope: per principal (the authenticated caller): another principal's "
         "identical key is an independent key.",
         "- Replay: the same key with the same method, path (with or without its trailing "
         "slash) and JSON body gets the first response again: its status, body, "

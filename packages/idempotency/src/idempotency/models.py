@@ -9,6 +9,8 @@ from django.utils import timezone
 KEY_MAX_LENGTH = 255
 PRINCIPAL_MAX_LENGTH = 64
 FINGERPRINT_LENGTH = 64  # SHA-256, hex
+# The unique index on (key, principal), where a duplicate waits for its holder.
+UNIQUE_KEY_CONSTRAINT = "uniq_idempotency_key"
 
 
 class IdempotencyRecord(models.Model):
@@ -45,7 +47,7 @@ class IdempotencyRecord(models.Model):
         constraints = [
             # Key first: requests look rows up by (key, principal), and the admin
             # searches by key alone; one index serves both.
-            models.UniqueConstraint(fields=["key", "principal"], name="uniq_idempotency_key"),
+            models.UniqueConstraint(fields=["key", "principal"], name=UNIQUE_KEY_CONSTRAINT),
         ]
         indexes = [models.Index(fields=["expires_at"], name="idempotency_expires_at")]
 

@@ -2,9 +2,10 @@
 
 The database stays the source of truth. An entry is written by a key's
 first replay (read from the database), not when the key completes: most
-keys are never retried. Entries expire with their row. If Redis fails, this process logs a warning and
-answers from the database, and leaves Redis alone for a few seconds rather
-than paying a timeout (and a log line) on every request.
+keys are never retried. Entries expire with their row. If Redis fails,
+this process logs a warning, answers from the database, and leaves Redis
+alone for a few seconds rather than paying a timeout (and a log line) on
+every request.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import logging
 import time
 from datetime import datetime
 
-from django.conf import settings
 from django.core.cache import BaseCache, caches
 from django.utils import timezone
 
-from idempotency.services import StoredResponse
+from idempotency import conf
+from idempotency.stored import StoredResponse
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ _skip_until = 0.0  # per process: only spares this worker repeated timeouts
 
 
 def _cache() -> BaseCache | None:
-    alias = settings.IDEMPOTENCY_CACHE_ALIAS
+    alias = conf.get("CACHE_ALIAS")
     if not alias or time.monotonic() < _skip_until:
         return None
     return caches[alias]

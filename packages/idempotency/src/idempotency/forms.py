@@ -1,10 +1,10 @@
-"""Browser forms that create something run once per rendered form (DESIGN.md, "The admin uses
-the same table").
+"""Browser forms that create something run once per rendered form (the admin's submit-once).
 
 Each such form carries a one-time key in a hidden field (`FORM_KEY_FIELD`),
 rendered with the form. Its POST reserves that key in the reservation table,
 principal `user:<id>`, through idempotency/services.py, in one transaction
-with the form's effects, exactly as an API request with an Idempotency-Key:
+(the engine's, idempotency/engines/) with the form's effects, exactly as an
+API request with an Idempotency-Key:
 
 - a double or repeated submit waits for the first (the reservation's unique
   index, on any worker or host), then lands where the first did: the stored
@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -42,11 +41,10 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, mark_safe
 
-from idempotency import services
+from idempotency import conf, engines, services
 from idempotency.errors import IdempotencyKeyInUse, IdempotencyKeyInvalid
 from idempotency.keys import parse_key, request_fingerprint
-from idempotency.protocol import request_transaction
-from idempotency.services import StoredResponse
+from idempotency.stored import StoredResponse
 
 FORM_KEY_FIELD = "_idempotency_key"
 CSRF_FIELD = "csrfmiddlewaretoken"
@@ -147,10 +145,10 @@ def submit_once(request: HttpRequest, *, run: Callable[[], HttpResponseBase],
         return run()
     principal = f"user:{request.user.pk}"
     fingerprint = form_fingerprint(request)
-    wait_seconds = float(settings.IDEMPOTENCY_WAIT_SECONDS)
-    expires_at = timezone.now() + timedelta(seconds=int(settings.IDEMPOTENCY_TTL_SECONDS))
+    wait_seconds = float(conf.get("WAIT_SECONDS"))
+    expires_at = timezone.now() + timedelta(seconds=int(conf.get("TTL_SECONDS")))
     try:
-        with request_transaction(wait_seconds=wait_seconds):
+        with engines.current().transaction(wait_seconds=wait_seconds):
             stored = services.reserve(
                 principal=principal, key=key, fingerprint=fingerprint, method="POST",
                 path=request.path, wait_seconds=wait_seconds, expires_at=expires_at,
