@@ -23,14 +23,10 @@ __all__ = ["IdempotencyRecord", "StoredResponse", "complete", "completed", "forg
 
 def reserve(*, principal: str, key: str, fingerprint: str, method: str, path: str,
             wait_seconds: float, expires_at: datetime) -> StoredResponse | None:
-    """Reserve `key` for `principal` in the current transaction.
+    """Reserve `key` for `principal` in the current transaction; see `engines.base.Engine.reserve`.
 
-    Return None when this request now holds the key and must run the view;
-    the stored response when the key was completed before (its fingerprint
-    may differ from `fingerprint`: the caller decides). While another
-    request holds the key, wait for it (at most `wait_seconds`, then raise
-    IdempotencyKeyInUse): its commit makes this a replay, its rollback or
-    death hands the key to this request. An expired row counts as absent.
+    None: this request now holds the key and must run the view; else the
+    key's stored response (whose fingerprint the caller compares).
     """
     return engines.current().reserve(
         principal=principal, key=key, fingerprint=fingerprint, method=method, path=path,
