@@ -59,6 +59,8 @@ EXIT_CODES = {
 }
 
 AGENT_COLUMNS = ("name", "display_name", "status", "framework", "model", "host", "updated_at")
+SLUG_HELP = "the agent's slug, its name in URLs (e.g. research-bot)"
+NAME_HELP = "the display name (1-64 characters); the slug is derived from it"
 SECRET_WARNING = ("taos: the line on standard output is the token's secret. It is shown this once "
                   "and cannot be read again; store it now (rotate to get a new one).")
 
@@ -174,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="The server and token: `taos login`, or TAOS_URL and TAOS_TOKEN.\n\n"
                f"exit status:\n{codes}\n\nMore: docs/client.md.")
     parser.add_argument("--version", action="version", version=f"taos {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     help="what to do; `taos COMMAND --help` for its options")
     safe, unsafe = _common(unsafe=False), _common(unsafe=True)
 
     login = commands.add_parser(
@@ -191,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     agents = commands.add_parser("agents", help="list, show, create, change and archive agents",
                                  description="The registry of agents.")
-    verbs = agents.add_subparsers(dest="verb", metavar="VERB", required=True)
+    verbs = agents.add_subparsers(dest="verb", metavar="VERB", required=True,
+                                  help="`taos agents VERB --help` for its options")
     lst = verbs.add_parser("list", parents=[safe], help="list agents, newest first",
                            description="List agents, newest first. Archived agents are listed "
                                        "only with --status archived.")
@@ -202,18 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument("--page-size", type=int, help="agents per page (at most 200)")
     get = verbs.add_parser("get", parents=[safe], help="show one agent",
                            description="Show one agent by its slug (archived ones too).")
-    get.add_argument("slug")
+    get.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
     create = verbs.add_parser(
         "create", parents=[unsafe], help="create an agent",
         description="Create an agent from its display name; its slug is derived from it. "
                     "Retried under one Idempotency-Key: never two agents for one run.")
-    create.add_argument("display_name", metavar="DISPLAY_NAME")
+    create.add_argument("display_name", metavar="DISPLAY_NAME", help=NAME_HELP)
     create.add_argument("--framework", help="the agent framework, e.g. smolagents")
     create.add_argument("--model", help="the model, e.g. qwen2.5:7b")
     _agent_fields(create, patch=False)
     patch = verbs.add_parser("patch", parents=[unsafe], help="change an agent's fields",
                              description="Change the fields given; the others keep their value.")
-    patch.add_argument("slug")
+    patch.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
     patch.add_argument("--framework", help="the agent framework")
     patch.add_argument("--model", help="the model")
     _agent_fields(patch, patch=True)
@@ -221,14 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
         "archive", parents=[unsafe], help="archive an agent (kept, hidden from lists)",
         description="Archive an agent: it is kept and hidden from the default list. Archiving "
                     "an archived agent changes nothing.")
-    archive.add_argument("slug")
+    archive.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
 
     deploy = commands.add_parser(
         "deploy", parents=[unsafe], help="deploy an existing agent",
         description="Deploy a registered or failed agent in the background; with --retry, "
                     "queue its latest deploy again (failed, skipped or stale); with --status, "
                     "only show its latest deploy.")
-    deploy.add_argument("slug")
+    deploy.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
     mode = deploy.add_mutually_exclusive_group()
     mode.add_argument("--retry", action="store_true", help="queue the latest deploy again")
     mode.add_argument("--status", action="store_true", help="show the latest deploy only")
@@ -238,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy-new", parents=[unsafe], help="create an agent and deploy it",
         description="Create an agent, its first token and its deploy task in one request; the "
                     "deploy runs in the background. Retried under one Idempotency-Key.")
-    new.add_argument("display_name", metavar="DISPLAY_NAME")
+    new.add_argument("display_name", metavar="DISPLAY_NAME", help=NAME_HELP)
     new.add_argument("--framework", required=True, help="the agent framework, e.g. smolagents")
     new.add_argument("--model", required=True, help="the model, e.g. qwen2.5:7b")
     _agent_fields(new, patch=False)
@@ -248,26 +252,27 @@ def build_parser() -> argparse.ArgumentParser:
         "token", help="an agent's token: show, issue, rotate, revoke",
         description="An agent's token. issue and rotate print the secret alone on standard "
                     "output, this once.")
-    tverbs = token.add_subparsers(dest="verb", metavar="VERB", required=True)
+    tverbs = token.add_subparsers(dest="verb", metavar="VERB", required=True,
+                                   help="`taos token VERB --help` for its options")
     tget = tverbs.add_parser("get", parents=[safe], help="show the active token's metadata",
                              description="Show the active token's metadata (never the secret).")
-    tget.add_argument("slug")
+    tget.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
     issue = tverbs.add_parser(
         "issue", parents=[unsafe], help="issue the agent's token (it has none)",
         description="Issue the agent's token; the secret alone on standard output. A lost "
                     "answer cannot be replayed: taos says so (exit 7), and `taos token rotate` "
                     "gets a secret.")
-    issue.add_argument("slug")
+    issue.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
     rotate = tverbs.add_parser(
         "rotate", parents=[unsafe], help="revoke the token and issue a new one",
         description="Revoke the agent's token (if any) and issue a new one in one transaction; "
                     "the secret alone on standard output. A lost answer is retried (the retry "
                     "revokes the lost token) and reported.")
-    rotate.add_argument("slug")
+    rotate.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
     revoke = tverbs.add_parser("revoke", parents=[unsafe], help="revoke the agent's token",
                                description="Revoke the agent's active token; with none, "
                                            "nothing changes.")
-    revoke.add_argument("slug")
+    revoke.add_argument("slug", metavar="SLUG", help=SLUG_HELP)
     revoke.add_argument("--reason", help="why (kept with the revoked token)")
 
     commands.add_parser("me", parents=[safe], help="show the calling agent (agent tokens)",
