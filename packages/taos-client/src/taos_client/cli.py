@@ -61,6 +61,8 @@ EXIT_CODES = {
 AGENT_COLUMNS = ("name", "display_name", "status", "framework", "model", "host", "updated_at")
 SLUG_HELP = "the agent's slug, its name in URLs (e.g. research-bot)"
 NAME_HELP = "the display name (1-64 characters); the slug is derived from it"
+SECRET_WARNING_JSON = ("taos: the `token` field on standard output is the token's secret. It is "
+                       "shown this once and cannot be read again; store it now.")
 SECRET_WARNING = ("taos: the line on standard output is the token's secret. It is shown this once "
                   "and cannot be read again; store it now (rotate to get a new one).")
 
@@ -427,7 +429,7 @@ def cmd_token(client: Client, args: argparse.Namespace, out: Output) -> int:
         out.note(f"{issued.meta.lost_answers} earlier rotation answer(s) for {args.slug} were "
                  "lost in transit; this rotation revoked what they issued, and the secret "
                  "below is the agent's one active token")
-    print(SECRET_WARNING, file=out.err)
+    print(SECRET_WARNING_JSON if out.json else SECRET_WARNING, file=out.err)
     if out.json:
         out.result(issued, lambda: None)
     else:
