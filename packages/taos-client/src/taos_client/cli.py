@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+import httpx
+
 from taos_client import __version__
 from taos_client.client import Client
 from taos_client.config import config_path, keyring_available, read_login, write_login
@@ -535,6 +537,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None,
     except TaosError as error:
         _report(error, out)
         return exit_status(error)
+    except httpx.InvalidURL as error:
+        out.note(f"error: the server URL is not valid: {error}")
+        return USAGE
     except KeyboardInterrupt:
         out.note("interrupted")
         return 130

@@ -264,8 +264,9 @@ class Client:
                 wait = policy.wait_for(attempt - 1, retry_after)
                 if wait > policy.max_retry_after or policy.clock() - started + wait > policy.max_elapsed:
                     break
-                log.info("%s %s: %s; retry %d in %.2f s (Idempotency-Key %s)", method, path,
-                         _describe(last), attempt - 1, wait, info.idempotency_key)
+                log.info("%s %s: %s; retry %d in %.2f s%s", method, path, _describe(last),
+                         attempt - 1, wait,
+                         f" (Idempotency-Key {info.idempotency_key})" if info.idempotency_key else "")
                 policy.sleep(wait)
             info.attempts = attempt
             retry_after = None
