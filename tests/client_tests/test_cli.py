@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import httpx
@@ -261,3 +262,36 @@ def test_without_a_server_it_says_how_to_log_in(monkeypatch):
     status, _, err, _ = run(monkeypatch, ["agents", "list"], [])
     assert status == cli.USAGE
     assert "taos login" in err
+
+
+class FakeKeyring(types.ModuleType):
+    def __init__(self) -> None:
+        super().__init__("keyring")
+        self.stored: dict[tuple[str, str], str] = {}
+
+    def set_password(self, service: str, user: str, secret: str) -> None:
+        self.stored[(service, user)] = secret
+
+    def get_password(self, service: str, user: str) -> str | None:
+        return self.stored.get((service, user))
+
+
+def test_login_with_keyring_keeps_the_token_out_of_the_file(monkeypatch, tmp_path):
+    keyring = FakeKeyring()
+    monkeypatch.setitem(sys.modules, "keyring", keyring)
+    status, _, _, _ = run(monkeypatch, ["login", "--url", "http://taos.test", "--token-stdin",
+                                        "--keyring", "--no-check"], [], stdin="taosop_kept\n")
+    assert status == cli.OK
+    path = tmp_path / "config" / "taos" / "config.json"
+    assert "taosop_kept" not in path.read_text()
+    assert keyring.stored == {("taos", "http://taos.test"): "taosop_kept"}
+    assert read_login(path).token == "taosop_kept"
+
+
+def test_login_with_keyring_but_no_keyring_package_says_so(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "keyring", None)  # import keyring raises ImportError
+    status, _, err, _ = run(monkeypatch, ["login", "--url", "http://taos.test", "--token-stdin",
+                                          "--keyring", "--no-check"], [], stdin="taosop_x\n")
+    assert status == cli.USAGE
+    assert "keyring package" in err
+    assert not (tmp_path / "config" / "taos" / "config.json").exists()

@@ -20,6 +20,7 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -28,6 +29,7 @@ from taos_client import Client, RetryPolicy, TokenAnswerLost
 from agents.models import Agent
 from agents.services import agent_create
 from deploys.models import DeployTask
+from harness.gunicorn import GunicornServer
 from tests.support.deploy_command import DeployCommand
 from tests.support.lossy_proxy import LossyProxy
 from tests.support.task_workers import TaskWorker
@@ -52,16 +54,21 @@ def operator_token(make_user) -> str:
     return token_services.operator_token_create(user=user, name="lossy").secret
 
 
+class Lossy(NamedTuple):
+    proxy: LossyProxy
+    server: GunicornServer
+
+
 @pytest.fixture
-def lossy(gunicorn_factory, tmp_path) -> Iterator[Callable[..., LossyProxy]]:
+def lossy(gunicorn_factory) -> Iterator[Callable[..., Lossy]]:
+    """Start 4 gunicorn workers (with `env`) behind a proxy that loses 30 % of the answers."""
     proxies: list[LossyProxy] = []
 
-    def start(**env: str) -> LossyProxy:
+    def start(**env: str) -> Lossy:
         server = gunicorn_factory(workers=4, **env)
         proxy = LossyProxy(server.port, loss=LOSS, seed=SEED).start()
-        proxy.server = server
         proxies.append(proxy)
-        return proxy
+        return Lossy(proxy, server)
 
     yield start
     for proxy in proxies:
@@ -97,7 +104,7 @@ def report(capsys, title: str, **counts: object) -> None:
 
 def test_300_creates_with_30_percent_lost_answers_make_exactly_300_agents(
         lossy, operator_token, capsys):
-    proxy = lossy()
+    proxy, _ = lossy()
     make = client_factory(proxy.url, operator_token)
     names = [f"Lossy Agent {n:03d}" for n in range(CREATES)]
     started = time.monotonic()
@@ -132,7 +139,7 @@ def test_50_deploys_with_lost_answers_make_50_tasks_that_run_50_times(
         lossy, operator_token, capsys, tmp_path):
     recorder = DeployCommand(tmp_path / "deploys.jsonl")
     env = {"DEPLOY_BACKEND": "command", "DEPLOY_COMMAND": recorder.command()}
-    proxy = lossy(**env)
+    proxy, _ = lossy(**env)
     make = client_factory(proxy.url, operator_token)
 
     def deploy(n: int) -> Callable[[], object]:
@@ -167,7 +174,7 @@ def test_50_deploys_with_lost_answers_make_50_tasks_that_run_50_times(
 
 def test_rotations_with_lost_answers_leave_one_active_token_the_client_holds(
         lossy, operator_token, capsys):
-    proxy = lossy()
+    proxy, server = lossy()
     make = client_factory(proxy.url, operator_token)
     agents = [agent_create(display_name=f"Rotated {n:02d}") for n in range(ROTATED_AGENTS)]
     for agent in agents:
@@ -190,7 +197,7 @@ def test_rotations_with_lost_answers_leave_one_active_token_the_client_holds(
         # The first token, one per rotation, and one per lost rotation (revoked by the retry).
         assert AgentToken.objects.filter(agent=agent).count() == 1 + ROTATIONS_EACH + lost
         assert active.pk == rotations[-1].id
-        assert _me(proxy.server.url, rotations[-1].token) == 200
+        assert _me(server.url, rotations[-1].token) == 200
     assert lost_total == proxy.counts.dropped > 0
     report(capsys, "rotations", engine=_engine(), agents=ROTATED_AGENTS,
            rotations=ROTATED_AGENTS * ROTATIONS_EACH, answers_lost=proxy.counts.dropped,
@@ -199,7 +206,7 @@ def test_rotations_with_lost_answers_leave_one_active_token_the_client_holds(
 
 
 def test_a_lost_token_issue_is_reported_and_a_rotation_recovers(lossy, operator_token, capsys):
-    proxy = lossy()
+    proxy, server = lossy()
     make = client_factory(proxy.url, operator_token)
     agents = [agent_create(display_name=f"Issued {n:02d}") for n in range(ISSUED_AGENTS)]
 
@@ -224,7 +231,7 @@ def test_a_lost_token_issue_is_reported_and_a_rotation_recovers(lossy, operator_
     for agent in agents:
         assert AgentToken.objects.active().filter(agent=agent).count() == 1
     for token in [*issued, *recovered.values()]:
-        assert _me(proxy.server.url, token.token) == 200
+        assert _me(server.url, token.token) == 200
     report(capsys, "token issues", engine=_engine(), issues=ISSUED_AGENTS,
            issued=len(issued), lost_issues_reported=len(lost), recovered_by_rotation=len(recovered),
            active_tokens=AgentToken.objects.active().count())
