@@ -261,8 +261,10 @@ class Client:
         retry_after: float | None = None
         for attempt in range(1, policy.max_attempts + 1):
             if attempt > 1:
+                if retry_after is not None and retry_after > policy.max_retry_after:
+                    break  # e.g. a lockout's 900 s: not worth holding the caller for
                 wait = policy.wait_for(attempt - 1, retry_after)
-                if wait > policy.max_retry_after or policy.clock() - started + wait > policy.max_elapsed:
+                if policy.clock() - started + wait > policy.max_elapsed:
                     break
                 log.info("%s %s: %s; retry %d in %.2f s%s", method, path, _describe(last),
                          attempt - 1, wait,
