@@ -230,3 +230,11 @@ def test_retry_after_as_an_http_date_is_read():
     assert parse_retry_after("Sun, 06 Dec 2026 12:00:10 GMT",
                              now=lambda: 1796558400.0) == pytest.approx(10.0)
     assert parse_retry_after("soon") is None
+
+
+def test_max_retry_after_bounds_the_servers_wait_not_the_backoff():
+    client, api, clock = scripted_client([problem(502, "http_502"), CREATED], rng=MaxRandom(),
+                                         base=40.0, cap=40.0, max_retry_after=30)
+    client.agent_create(display_name="Research Bot")
+    assert clock.sleeps == [40.0]
+    assert len(api.requests) == 2
