@@ -295,3 +295,17 @@ def test_login_with_keyring_but_no_keyring_package_says_so(monkeypatch, tmp_path
     assert status == cli.USAGE
     assert "keyring package" in err
     assert not (tmp_path / "config" / "taos" / "config.json").exists()
+
+
+def test_deploy_wait_follows_a_deploy_already_running(monkeypatch):
+    status, _, err, _ = run(monkeypatch, ["deploy", "research-bot", "--wait", "--interval", "0"],
+                            [problem(409, "deploy_in_progress"), _status("running"),
+                             _status("succeeded")])
+    assert status == cli.OK
+    assert "being deployed already" in err
+
+
+def test_deploy_in_progress_without_wait_is_a_conflict(monkeypatch):
+    status, _, _, _ = run(monkeypatch, ["deploy", "research-bot"],
+                          [problem(409, "deploy_in_progress")])
+    assert status == cli.CONFLICT

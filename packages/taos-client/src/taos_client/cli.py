@@ -161,8 +161,9 @@ def _agent_fields(parser: argparse.ArgumentParser, *, patch: bool) -> None:
 
 def _wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true",
-                        help="follow the deploy until it ends, showing its progress; the exit "
-                             "status says how it ended; the log tail is shown when it fails")
+                        help="follow the deploy until it ends, showing its progress (one "
+                             "already running is followed too); the exit status says how it "
+                             "ended; the log tail is shown when it fails")
     parser.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="with --wait: stop waiting after this long (exit 10)")
     parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS",
@@ -383,10 +384,16 @@ def cmd_deploy(client: Client, args: argparse.Namespace, out: Output) -> int:
         task = client.deploy_status(args.slug)
         out.result(task, _task_human(out, task))
         return OK
-    if args.retry:
-        task = client.deploy_retry(args.slug, idempotency_key=args.idempotency_key)
-    else:
-        task = client.deploy(args.slug, idempotency_key=args.idempotency_key)
+    try:
+        if args.retry:
+            task = client.deploy_retry(args.slug, idempotency_key=args.idempotency_key)
+        else:
+            task = client.deploy(args.slug, idempotency_key=args.idempotency_key)
+    except ApiError as error:
+        if not (args.wait and error.code == "deploy_in_progress"):
+            raise
+        out.note(f"{args.slug} is being deployed already; following that deploy")
+        return _follow(client, args.slug, args, out)
     out.call_notes(task.meta)
     if args.wait:
         return _follow(client, args.slug, args, out)
