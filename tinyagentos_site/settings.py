@@ -19,6 +19,7 @@ from tinyagentos_site.env import (
     env_str,
     secret_from_env_or_file,
 )
+from tinyagentos_site.private_files import make_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TAOS_VAR_DIR", str(BASE_DIR / "var")))
@@ -142,7 +143,9 @@ if DATABASE_URL:
 else:
     SQLITE_PATH = Path(env_str("TAOS_SQLITE_PATH", str(VAR_DIR / "db.sqlite3")))
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
-    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the test database lives here too
+    # var/ 0700, its files 0600, and a 0o077 umask for what comes later
+    # (SQLite's -wal and -shm); the test database lives here too.
+    make_private(VAR_DIR, extra_files=(SQLITE_PATH,))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -221,6 +224,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("TAOS_STATIC_ROOT", str(VAR_DIR / "static")))
+if not DATABASE_URL and STATIC_ROOT.is_relative_to(VAR_DIR):
+    # Django's 0o644 would undo the private umask for collectstatic's copies.
+    FILE_UPLOAD_PERMISSIONS = 0o600
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
