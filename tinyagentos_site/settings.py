@@ -346,7 +346,10 @@ DEPLOY_STALE_SECONDS = env_int("DEPLOY_STALE_SECONDS", 120)
 # production (DATABASE_URL set) must set it; the embedded default keeps a
 # generated one under var/. Changing it invalidates every token.
 TOKENS_PEPPER = secret_from_env_or_file(
-    "TOKENS_PEPPER", VAR_DIR / "tokens_pepper", required=bool(DATABASE_URL)
+    "TOKENS_PEPPER", VAR_DIR / "tokens_pepper", required=bool(DATABASE_URL),
+    # Never a new pepper for a database that exists: its tokens need theirs
+    # (tokens/checks.py then stops the start and says so).
+    create=bool(DATABASE_URL) or not (SQLITE_PATH.exists() and SQLITE_PATH.stat().st_size),
 )
 # Lifetime of a new agent token in seconds; 0: agent tokens do not expire.
 TOKENS_AGENT_TOKEN_TTL_SECONDS = env_int("TOKENS_AGENT_TOKEN_TTL_SECONDS", 0)

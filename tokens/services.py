@@ -26,6 +26,7 @@ from api.constraints import is_unique_violation
 from api.error_codes import ErrorCode
 from tokens import crypto
 from tokens.errors import AgentGone, OperatorTokenForOthersForbidden, TokenAlreadyActive
+from tokens.pepper import record_pepper
 from tokens.models import (
     ADD_FOR_OTHERS_PERMISSION,
     REVOKE_REASON_MAX_LENGTH,
@@ -112,6 +113,7 @@ def _insert_agent_token(*, agent: Agent, new: crypto.NewSecret, actor: User | No
         try:
             with transaction.atomic():
                 token.save(force_insert=True)
+                record_pepper()
         except IntegrityError as exc:
             if _is_active_token_violation(exc):
                 raise TokenAlreadyActive() from None
@@ -298,6 +300,7 @@ def operator_token_create(*, user: User, name: str, expires_at: datetime | None 
         try:
             with transaction.atomic():
                 token.save(force_insert=True)
+                record_pepper()
         except IntegrityError as exc:
             if _is_prefix_violation(exc, OperatorToken) and attempt + 1 < PREFIX_ATTEMPTS:
                 new = crypto.generate(crypto.Kind.OPERATOR)
