@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 import zlib
 from dataclasses import dataclass, field
@@ -39,6 +40,11 @@ PREFIX_MAX_LENGTH = len(OPERATOR_PREFIX) + LOOKUP_LENGTH
 DIGEST_LENGTH = 64  # hex SHA-256
 # What the pepper's fingerprint is an HMAC of; never a token (it has no prefix).
 PEPPER_FINGERPRINT_LABEL = b"tinyagentos tokens pepper fingerprint v1"
+
+
+# Text shaped like one of our tokens, checksum valid or not: what logs redact.
+TOKEN_SHAPED = re.compile(
+    f"(?:{re.escape(OPERATOR_PREFIX)}|{re.escape(AGENT_PREFIX)})[0-9A-Za-z]{{{BODY_LENGTH}}}")
 
 
 class Kind(enum.Enum):
