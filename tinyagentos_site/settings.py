@@ -171,8 +171,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache: shared by every worker, never per-process memory ---------------
 
 
-def redis_cache(*, ignore_exceptions: bool) -> dict:
+def redis_cache(*, ignore_exceptions: bool, serializer: str | None = None) -> dict:
     """Return a django-redis cache on REDIS_URL with short socket timeouts."""
+    options = {"SERIALIZER": serializer} if serializer else {}
     return {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
@@ -182,6 +183,7 @@ def redis_cache(*, ignore_exceptions: bool) -> dict:
             "SOCKET_CONNECT_TIMEOUT": 0.5,
             "SOCKET_TIMEOUT": 0.5,
             "IGNORE_EXCEPTIONS": ignore_exceptions,
+            **options,
         },
     }
 
@@ -376,7 +378,9 @@ IDEMPOTENCY_CACHE_ALIAS = (
     "idempotency" if REDIS_URL and env_bool("IDEMPOTENCY_REDIS_FAST_PATH", True) else ""
 )
 if IDEMPOTENCY_CACHE_ALIAS:
-    CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
+    # JSON, never pickles: whoever writes Redis must not run code in the workers.
+    CACHES["idempotency"] = redis_cache(
+        ignore_exceptions=False, serializer="django_redis.serializers.json.JSONSerializer")
 
 # --- Authentication (site): Basic opt-in, lockout, client address ------------
 
