@@ -389,6 +389,9 @@ AUTHENTICATION_BACKENDS = ["access.password_backend.LockoutModelBackend"]
 # HTTP Basic on the API, for scripts; off: only tokens and sessions. Never a
 # Basic challenge either way (a browser would cache the password).
 TAOS_API_BASIC_AUTH = env_bool("TAOS_API_BASIC_AUTH", False)
+# Password checks (each ~0.2 s of CPU, right password or not) HTTP Basic may
+# run per client address and second; past it 429. 0: no bound.
+TAOS_BASIC_AUTH_CHECKS_PER_SECOND = env_int("TAOS_BASIC_AUTH_CHECKS_PER_SECOND", 5)
 # Failed authentications (passwords, well-formed tokens) per client address,
 # and failed passwords per user name, within TAOS_AUTH_LOCKOUT_SECONDS; past
 # them 429 with Retry-After, and the password is not checked.
