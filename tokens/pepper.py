@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
 
 from tokens import crypto
@@ -46,8 +47,9 @@ class PepperState:
 def pepper_state() -> PepperState | None:
     """Return the database's record of the pepper, or None when it cannot tell.
 
-    None: the tables are not migrated yet, the database is unreachable, or
-    the embedded default's SQLite file does not exist (opening it would make it).
+    None: the tables are not migrated yet, the database is unreachable or
+    misconfigured, or the embedded default's SQLite file does not exist
+    (opening it would make it).
     """
     database = connection.settings_dict
     if connection.vendor == "sqlite" and not _sqlite_file_exists(database["NAME"]):
@@ -55,7 +57,7 @@ def pepper_state() -> PepperState | None:
     try:
         row = PepperFingerprint.objects.filter(pk=1).values_list("fingerprint", flat=True).first()
         tokens = AgentToken.objects.count() + OperatorToken.objects.count()
-    except DatabaseError:
+    except (DatabaseError, ImproperlyConfigured):  # the site's own checks say why
         return None
     return PepperState(recorded=row, tokens=tokens)
 
