@@ -78,11 +78,13 @@ def when_ready(server):
 
 
 def on_starting(server):
-    """Run Django's system checks before serving: an Error stops the start with its message.
+    """Run the system checks tagged "startup" before serving: an Error stops the start.
 
-    `make run` checks at `migrate`; this holds for any other way of starting
-    gunicorn too (a tokens pepper that is not the data's, a bad setting). The
-    connections the checks opened are closed before any fork.
+    Those are the errors that must keep the site from serving at all (a
+    tokens pepper that is not the one of the stored tokens); `make run` runs
+    every check at `migrate`, and a deploy worker checks its own settings
+    (deploys/worker_process.py) while the site serves. The connections the
+    checks opened are closed before any fork.
     """
     import sys
 
@@ -93,7 +95,7 @@ def on_starting(server):
 
     django.setup()
     try:
-        call_command("check")
+        call_command("check", tags=["startup"])
     except SystemCheckError as exc:
         server.log.error("Not starting: %s", exc)
         if server.pidfile is not None:

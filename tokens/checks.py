@@ -32,7 +32,12 @@ def check_token_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.
     return messages
 
 
-@checks.register()
+# Checks with this tag also run when gunicorn starts (gunicorn.conf.py,
+# `on_starting`): their errors keep the site from serving at all.
+STARTUP_TAG = "startup"
+
+
+@checks.register(STARTUP_TAG)
 def check_tokens_pepper(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Stop a start whose pepper is missing or is not the one the stored tokens were made with."""
     from tokens.pepper import pepper_state  # models: import when the check runs
