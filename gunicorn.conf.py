@@ -75,3 +75,31 @@ def when_ready(server):
         from deploys.worker_process import DeployWorkers
 
         DeployWorkers(server, count=deploy_workers).attach()
+
+
+def on_starting(server):
+    """Run the system checks tagged "startup" before serving: an Error stops the start.
+
+    Those are the errors that must keep the site from serving at all (a
+    tokens pepper that is not the one of the stored tokens); `make run` runs
+    every check at `migrate`, and a deploy worker checks its own settings
+    (deploys/worker_process.py) while the site serves. The connections the
+    checks opened are closed before any fork.
+    """
+    import sys
+
+    import django
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+    from django.db import connections
+
+    django.setup()
+    try:
+        call_command("check", tags=["startup"])
+    except SystemCheckError as exc:
+        server.log.error("Not starting: %s", exc)
+        if server.pidfile is not None:
+            server.pidfile.unlink()
+        sys.exit(1)
+    finally:
+        connections.close_all()

@@ -6,7 +6,9 @@ Basic checks no CSRF token. So the API never challenges for Basic (anonymous
 callers are told about Bearer only), and it accepts Basic only when the
 operator turned it on for scripts. Password checks go through the lockout
 (access/password_backend.py); a locked-out one (`LockedOut`, raised out of
-`authenticate()`) answers 429.
+`authenticate()`) answers 429. Before either, each address gets at most
+TAOS_BASIC_AUTH_CHECKS_PER_SECOND password checks a second
+(access/hasher_budget.py), also with the right password; past it 429 too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import BasicAuthentication, get_authorization_header
 from rest_framework.request import Request
 
+from access import hasher_budget
+from access.client_address import client_address
 from access.lockout import LockedOut
 from api.error_codes import ErrorCode
 
@@ -33,6 +37,18 @@ class AuthenticationLockedOut(exceptions.APIException):
     def __init__(self, retry_after: int):
         super().__init__(f"Too many failed authentication attempts; retry in {retry_after} s.")
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class PasswordChecksThrottled(exceptions.APIException):
+    """429: this address spent its password checks for this second (access/hasher_budget.py)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = ErrorCode.THROTTLED
+    default_detail = "Too many password checks from this address; retry in 1 s."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers = {"Retry-After": str(hasher_budget.WINDOW_SECONDS)}
 
 
 def locked_out(retry_after: int) -> AuthenticationLockedOut:
@@ -54,6 +70,8 @@ class OptInBasicAuthentication(BasicAuthentication):
 
     def authenticate_credentials(self, userid: str, password: str,
                                  request: Request | None = None) -> tuple[Any, None]:
+        if request is not None and not hasher_budget.spend(client_address(request)):
+            raise PasswordChecksThrottled()
         try:
             return super().authenticate_credentials(userid, password, request)
         except LockedOut as exc:

@@ -17,6 +17,8 @@ _SUFFIX_ROOM = len(f"-{SLUG_MAX_SUFFIX}")
 SLUG_FALLBACK = "agent"
 # The rule of clean_display_name as a regular expression, for the API schema.
 DISPLAY_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*[^\W_][^\x00-\x1f\x7f-\x9f]*$"
+# Unicode categories a display name may not contain: controls and format characters.
+REFUSED_CATEGORIES = frozenset({"Cc", "Cf"})
 # Paths under /api/agents/ that are not agents: never given as a slug.
 RESERVED_SLUGS = frozenset({"deploy"})
 
@@ -33,9 +35,13 @@ def clean_display_name(value: str) -> str:
             f"The display name may have at most {DISPLAY_NAME_MAX_LENGTH} characters.",
             code=ErrorCode.MAX_LENGTH,
         )
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    # Cf (format) includes the bidi controls (U+202E shows "gpj.exe" as
+    # "exe.jpg") and zero-width characters that make two names look alike.
+    if any(unicodedata.category(ch) in REFUSED_CATEGORIES for ch in value):
         raise ValidationError(
-            "The display name may not contain control characters.", code=ErrorCode.INVALID_DISPLAY_NAME
+            "The display name may not contain control or format characters "
+            "(such as bidi controls or zero-width characters).",
+            code=ErrorCode.INVALID_DISPLAY_NAME,
         )
     if not any(ch.isalnum() for ch in value):
         raise ValidationError(

@@ -14,7 +14,7 @@ from api.serializers import NullMeansOmittedMixin
 @extend_schema_field({
     "type": "string", "minLength": 1, "maxLength": DISPLAY_NAME_MAX_LENGTH,
     "pattern": DISPLAY_NAME_PATTERN,
-    "description": "Trimmed; 1 to 64 characters with a letter or digit, no control characters.",
+    "description": "Trimmed; 1 to 64 characters with a letter or digit, no control or format characters (Unicode Cc, Cf).",
 })
 class DisplayNameField(serializers.CharField):
     pass

@@ -31,6 +31,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_CHOICE = "invalid_choice"
     INVALID_DISPLAY_NAME = "invalid_display_name"
     INVALID_COLOR = "invalid_color"
+    EXPIRES_AT_PAST = "expires_at_past"
     READ_ONLY = "read_only"
     BLANK = "blank"
     MAX_LENGTH = "max_length"

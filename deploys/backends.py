@@ -5,7 +5,8 @@ has no backend: deploys end `skipped`, nothing pretends to deploy. The
 `command` backend runs DEPLOY_COMMAND with the agent as JSON on stdin and its
 token in the environment variable TAOS_AGENT_TOKEN (never in argv, where `ps`
 shows it), kills it after DEPLOY_TIMEOUT_SECONDS, and streams its output,
-with the token redacted, into the task's log tail.
+with any token-shaped string and any piece of the token redacted, into the
+task's log tail.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from typing import Any
 from django.conf import settings
 
 from deploys.models import DEPLOY_LOG_TAIL_MAX_CHARS
+from tokens.crypto import TOKEN_SHAPED
 
 COMMAND = "command"
 BACKENDS = frozenset({COMMAND})
@@ -40,6 +42,8 @@ NO_BACKEND_REASON = (
 BASE_PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
 TOKEN_ENV = "TAOS_AGENT_TOKEN"
 REDACTED = "[redacted]"
+# A piece of a secret this long or longer is redacted wherever it appears.
+SECRET_FRAGMENT_CHARS = 8
 LOG_LINE_MAX_CHARS = 2000
 # After the command exits, how long its output may still drain before the
 # rest of its process group (anything it left behind holding the pipe) is killed.
@@ -56,11 +60,42 @@ class Outcome:
     error: str = ""
 
 
+def redacted(line: str, secrets: list[str]) -> str:
+    """Return `line` with every token-shaped string and every 8+ character fragment of `secrets` replaced.
+
+    A command that prints a token cut in two, or another token than its own,
+    still leaves no usable piece of one in the log. What is redacted is found
+    on the original line, then replaced: each maximal run becomes REDACTED.
+    """
+    hidden = bytearray(len(line))
+    for match in TOKEN_SHAPED.finditer(line):
+        hidden[match.start():match.end()] = b"\x01" * (match.end() - match.start())
+    for secret in secrets:
+        grams = {secret[i:i + SECRET_FRAGMENT_CHARS]
+                 for i in range(len(secret) - SECRET_FRAGMENT_CHARS + 1)}
+        for i in range(len(line) - SECRET_FRAGMENT_CHARS + 1):
+            if line[i:i + SECRET_FRAGMENT_CHARS] in grams:
+                hidden[i:i + SECRET_FRAGMENT_CHARS] = b"\x01" * SECRET_FRAGMENT_CHARS
+    if not any(hidden):
+        return line
+    out, i = [], 0
+    while i < len(line):
+        if hidden[i]:
+            while i < len(line) and hidden[i]:
+                i += 1
+            out.append(REDACTED)
+        else:
+            out.append(line[i])
+            i += 1
+    return "".join(out)
+
+
 class LogTail:
     """The last DEPLOY_LOG_TAIL_MAX_CHARS characters of a log, line by line, thread-safe.
 
-    Every line has the secrets given to `redact()` replaced before it is kept,
-    so a token never reaches the database even if the command prints it.
+    Every line is `redacted()` before it is kept: no token-shaped string and
+    no 8-character piece of a secret given to `redact()` reaches the database,
+    even if the command prints it.
     """
 
     def __init__(self, *, max_chars: int = DEPLOY_LOG_TAIL_MAX_CHARS):
@@ -76,9 +111,7 @@ class LogTail:
             self._secrets.append(secret)
 
     def add(self, line: str) -> None:
-        for secret in self._secrets:
-            line = line.replace(secret, REDACTED)
-        line = line.rstrip("\r\n")
+        line = redacted(line, self._secrets).rstrip("\r\n")
         if len(line) > LOG_LINE_MAX_CHARS:
             line = line[:LOG_LINE_MAX_CHARS] + " [line truncated]"
         with self._lock:

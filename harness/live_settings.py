@@ -13,7 +13,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
-from tinyagentos_site.env import env_bool, env_str
+from tinyagentos_site.env import env_bool, env_int, env_str
 from tinyagentos_site.settings import *  # noqa: F403 (the production settings, then changes)
 from tinyagentos_site.settings import DATABASES
 
@@ -40,6 +40,9 @@ PASSWORD_HASHERS = [
 ]
 
 TAOS_API_BASIC_AUTH = env_bool("TAOS_API_BASIC_AUTH", True)
+# Racing clients send many Basic requests a second from one address: no
+# per-address bound on password checks unless a test sets one.
+TAOS_BASIC_AUTH_CHECKS_PER_SECOND = env_int("TAOS_BASIC_AUTH_CHECKS_PER_SECOND", 0)
 
 # The production URLs, with POST /api/agents/ honouring X-Test-Delay.
 ROOT_URLCONF = "harness.live_urls"

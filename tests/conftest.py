@@ -32,6 +32,13 @@ def _fast_password_hasher(settings) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_basic_checks_budget(settings) -> None:
+    # Tests send many Basic requests a second from one address; the budget's
+    # own tests (access_tests/test_hasher_budget.py) turn it on.
+    settings.TAOS_BASIC_AUTH_CHECKS_PER_SECOND = 0
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings) -> None:
     # The manifest storage needs `collectstatic` first; in-process tests render
     # admin pages without it. Live gunicorn servers use the real storage.

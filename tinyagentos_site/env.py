@@ -45,13 +45,16 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def secret_from_env_or_file(name: str, path: Path, *, required: bool) -> str:
+def secret_from_env_or_file(name: str, path: Path, *, required: bool,
+                            create: bool = True) -> str:
     """Return the secret in the environment variable `name`.
 
     Unset, and not `required`, the secret is read from `path`, which is created
     with a fresh random value on first use, so that the embedded default keeps
     sessions and tokens valid across restarts. Several hosts must share the
-    secret, so production (`required`) has to set it explicitly.
+    secret, so production (`required`) has to set it explicitly. Without
+    `create`, a missing file is not made: the secret is "" and a system check
+    says what to do.
     """
     value = os.environ.get(name)
     if value:
@@ -61,6 +64,8 @@ def secret_from_env_or_file(name: str, path: Path, *, required: bool) -> str:
             f"{name} must be set when DATABASE_URL is set: every host of one "
             f"control plane must share it."
         )
+    if not create and not path.exists():
+        return ""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Write aside, then link into place: link() fails if another process won

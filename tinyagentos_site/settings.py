@@ -20,6 +20,7 @@ from tinyagentos_site.env import (
     env_str,
     secret_from_env_or_file,
 )
+from tinyagentos_site.private_files import make_private
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TAOS_VAR_DIR", str(BASE_DIR / "var")))
@@ -144,7 +145,9 @@ if DATABASE_URL:
 else:
     SQLITE_PATH = Path(env_str("TAOS_SQLITE_PATH", str(VAR_DIR / "db.sqlite3")))
     SQLITE_PATH.parent.mkdir(parents=True, exist_ok=True)
-    VAR_DIR.mkdir(parents=True, exist_ok=True)  # the test database lives here too
+    # var/ 0700, its files 0600, and a 0o077 umask for what comes later
+    # (SQLite's -wal and -shm); the test database lives here too.
+    make_private(VAR_DIR, extra_files=(SQLITE_PATH,))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -170,8 +173,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache: shared by every worker, never per-process memory ---------------
 
 
-def redis_cache(*, ignore_exceptions: bool) -> dict:
+def redis_cache(*, ignore_exceptions: bool, serializer: str | None = None) -> dict:
     """Return a django-redis cache on REDIS_URL with short socket timeouts."""
+    options = {"SERIALIZER": serializer} if serializer else {}
     return {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
@@ -181,6 +185,7 @@ def redis_cache(*, ignore_exceptions: bool) -> dict:
             "SOCKET_CONNECT_TIMEOUT": 0.5,
             "SOCKET_TIMEOUT": 0.5,
             "IGNORE_EXCEPTIONS": ignore_exceptions,
+            **options,
         },
     }
 
@@ -223,6 +228,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("TAOS_STATIC_ROOT", str(VAR_DIR / "static")))
+if not DATABASE_URL and STATIC_ROOT.is_relative_to(VAR_DIR):
+    # Django's 0o644 would undo the private umask for collectstatic's copies.
+    FILE_UPLOAD_PERMISSIONS = 0o600
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -342,7 +350,10 @@ DEPLOY_STALE_SECONDS = env_int("DEPLOY_STALE_SECONDS", 120)
 # production (DATABASE_URL set) must set it; the embedded default keeps a
 # generated one under var/. Changing it invalidates every token.
 TOKENS_PEPPER = secret_from_env_or_file(
-    "TOKENS_PEPPER", VAR_DIR / "tokens_pepper", required=bool(DATABASE_URL)
+    "TOKENS_PEPPER", VAR_DIR / "tokens_pepper", required=bool(DATABASE_URL),
+    # Never a new pepper for a database that exists: its tokens need theirs
+    # (tokens/checks.py then stops the start and says so).
+    create=bool(DATABASE_URL) or not (SQLITE_PATH.exists() and SQLITE_PATH.stat().st_size),
 )
 # Lifetime of a new agent token in seconds; 0: agent tokens do not expire.
 TOKENS_AGENT_TOKEN_TTL_SECONDS = env_int("TOKENS_AGENT_TOKEN_TTL_SECONDS", 0)
@@ -371,7 +382,9 @@ IDEMPOTENCY_CACHE_ALIAS = (
     "idempotency" if REDIS_URL and env_bool("IDEMPOTENCY_REDIS_FAST_PATH", True) else ""
 )
 if IDEMPOTENCY_CACHE_ALIAS:
-    CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
+    # JSON, never pickles: whoever writes Redis must not run code in the workers.
+    CACHES["idempotency"] = redis_cache(
+        ignore_exceptions=False, serializer="django_redis.serializers.json.JSONSerializer")
 # A key belongs to the agent of an agent token, else to the user.
 IDEMPOTENCY_PRINCIPAL = "access.principals.principal_for"
 # Its errors are this API's problem details, with the codes of ErrorCode.
@@ -384,6 +397,9 @@ AUTHENTICATION_BACKENDS = ["access.password_backend.LockoutModelBackend"]
 # HTTP Basic on the API, for scripts; off: only tokens and sessions. Never a
 # Basic challenge either way (a browser would cache the password).
 TAOS_API_BASIC_AUTH = env_bool("TAOS_API_BASIC_AUTH", False)
+# Password checks (each ~0.2 s of CPU, right password or not) HTTP Basic may
+# run per client address and second; past it 429. 0: no bound.
+TAOS_BASIC_AUTH_CHECKS_PER_SECOND = env_int("TAOS_BASIC_AUTH_CHECKS_PER_SECOND", 5)
 # Failed authentications (passwords, well-formed tokens) per client address,
 # and failed passwords per user name, within TAOS_AUTH_LOCKOUT_SECONDS; past
 # them 429 with Retry-After, and the password is not checked.

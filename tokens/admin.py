@@ -84,6 +84,11 @@ class OperatorTokenAddForm(forms.ModelForm):
             )
         return user
 
+    def clean_expires_at(self) -> Any:
+        expires_at = self.cleaned_data["expires_at"]
+        services.check_expires_at(expires_at)
+        return expires_at
+
 
 def secret_page(request: HttpRequest, admin_site: admin.AdminSite, opts: Any, *, title: str,
                 secrets: list[tuple[str, str]], done_url: str = "") -> HttpResponse:

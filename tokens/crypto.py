@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import re
 import secrets
 import zlib
 from dataclasses import dataclass, field
@@ -37,6 +38,13 @@ BODY_LENGTH = LOOKUP_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH
 # The stored lookup prefix: the longer kind prefix plus the lookup part.
 PREFIX_MAX_LENGTH = len(OPERATOR_PREFIX) + LOOKUP_LENGTH
 DIGEST_LENGTH = 64  # hex SHA-256
+# What the pepper's fingerprint is an HMAC of; never a token (it has no prefix).
+PEPPER_FINGERPRINT_LABEL = b"tinyagentos tokens pepper fingerprint v1"
+
+
+# Text shaped like one of our tokens, checksum valid or not: what logs redact.
+TOKEN_SHAPED = re.compile(
+    f"(?:{re.escape(OPERATOR_PREFIX)}|{re.escape(AGENT_PREFIX)})[0-9A-Za-z]{{{BODY_LENGTH}}}")
 
 
 class Kind(enum.Enum):
@@ -95,6 +103,16 @@ def digest(raw: str) -> str:
     return hmac.new(
         settings.TOKENS_PEPPER.encode(), raw.encode("ascii"), hashlib.sha256
     ).hexdigest()
+
+
+def pepper_fingerprint(pepper: str) -> str:
+    """Return which pepper `pepper` is, without saying it: hex HMAC-SHA256 of a fixed label.
+
+    Stored with the tokens (tokens/pepper.py), it tells a start whose pepper
+    is not the one the stored digests were made with; it reveals nothing of
+    the pepper that a digest does not.
+    """
+    return hmac.new(pepper.encode(), PEPPER_FINGERPRINT_LABEL, hashlib.sha256).hexdigest()
 
 
 def digests_match(stored: str, raw: str) -> bool:

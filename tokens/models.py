@@ -113,3 +113,24 @@ class OperatorToken(BaseToken):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class PepperFingerprint(models.Model):
+    """Which pepper the stored digests were made with (one row, from the first token on).
+
+    An HMAC of a fixed label keyed with the pepper (crypto.pepper_fingerprint),
+    never the pepper: a start whose pepper differs stops (tokens/checks.py).
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    fingerprint = models.CharField(max_length=DIGEST_LENGTH, editable=False)
+    recorded_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        verbose_name = "tokens pepper fingerprint"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="pepperfingerprint_one_row"),
+        ]
+
+    def __str__(self) -> str:
+        return f"pepper {self.fingerprint[:12]}…"

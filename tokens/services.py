@@ -26,6 +26,7 @@ from api.constraints import is_unique_violation
 from api.error_codes import ErrorCode
 from tokens import crypto
 from tokens.errors import AgentGone, OperatorTokenForOthersForbidden, TokenAlreadyActive
+from tokens.pepper import record_pepper
 from tokens.models import (
     ADD_FOR_OTHERS_PERMISSION,
     REVOKE_REASON_MAX_LENGTH,
@@ -112,6 +113,7 @@ def _insert_agent_token(*, agent: Agent, new: crypto.NewSecret, actor: User | No
         try:
             with transaction.atomic():
                 token.save(force_insert=True)
+                record_pepper()
         except IntegrityError as exc:
             if _is_active_token_violation(exc):
                 raise TokenAlreadyActive() from None
@@ -280,6 +282,15 @@ def may_add_operator_tokens_for_others(*, actor: User) -> bool:
     return actor.is_active and (actor.is_superuser or actor.has_perm(ADD_FOR_OTHERS_PERMISSION))
 
 
+EXPIRES_AT_PAST_MESSAGE = "The expiry must be in the future: this token would never work."
+
+
+def check_expires_at(expires_at: datetime | None) -> None:
+    """Raise ValidationError (`expires_at_past`) unless `expires_at` is unset or in the future."""
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError(EXPIRES_AT_PAST_MESSAGE, code=ErrorCode.EXPIRES_AT_PAST)
+
+
 def operator_token_create(*, user: User, name: str, expires_at: datetime | None = None,
                           actor: User | None = None) -> IssuedOperatorToken:
     """Create a personal API token for `user`; the secret is returned once.
@@ -290,6 +301,10 @@ def operator_token_create(*, user: User, name: str, expires_at: datetime | None 
     """
     if actor is not None and not may_add_operator_token_for(actor=actor, user=user):
         raise OperatorTokenForOthersForbidden()
+    try:
+        check_expires_at(expires_at)
+    except ValidationError as exc:
+        raise ValidationError({"expires_at": exc}) from None
     new = crypto.generate(crypto.Kind.OPERATOR)
     for attempt in range(PREFIX_ATTEMPTS):
         token = OperatorToken(user=user, name=name, prefix=new.prefix, digest=new.digest,
@@ -298,6 +313,7 @@ def operator_token_create(*, user: User, name: str, expires_at: datetime | None 
         try:
             with transaction.atomic():
                 token.save(force_insert=True)
+                record_pepper()
         except IntegrityError as exc:
             if _is_prefix_violation(exc, OperatorToken) and attempt + 1 < PREFIX_ATTEMPTS:
                 new = crypto.generate(crypto.Kind.OPERATOR)

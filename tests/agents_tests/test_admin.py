@@ -45,6 +45,15 @@ def test_admin_refuses_an_invalid_display_name_without_error(staff_client):
     assert not Agent.objects.exists()
 
 
+def test_admin_refuses_a_display_name_with_a_bidi_control(staff_client):
+    response = staff_client.post("/admin/agents/agent/add/", {
+        "display_name": "invoice\u202egpj.exe", "color": "#123456",
+    })
+    assert response.status_code == 200
+    assert "may not contain control or format characters" in response.content.decode()
+    assert not Agent.objects.exists()
+
+
 def test_admin_archive_action_calls_the_service(staff_client):
     agent = agent_create(display_name="Research Bot")
     response = staff_client.post("/admin/agents/agent/", {

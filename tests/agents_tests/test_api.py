@@ -53,6 +53,8 @@ def test_display_name_without_letter_or_digit_is_refused(api):
     ("   ", "blank"),
     ("x" * 65, "max_length"),
     ("bad\x07name", "invalid_display_name"),
+    ("invoice\u202egpj.exe", "invalid_display_name"),  # a bidi override (Cf)
+    ("zero\u200bwidth", "invalid_display_name"),
 ])
 def test_invalid_display_names_are_refused_with_codes(api, display_name, code):
     response = create(api, display_name=display_name)

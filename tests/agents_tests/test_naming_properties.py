@@ -48,3 +48,11 @@ def test_every_slug_is_container_safe_and_bounded(text):
 def test_control_characters_are_refused(controls, letters):
     with pytest.raises(ValidationError):
         clean_display_name(letters + controls + letters)
+
+
+@given(st.text(alphabet=st.characters(categories=["Cf"]), min_size=1, max_size=5),
+       st.text(alphabet="abc", min_size=1, max_size=5))
+def test_format_characters_are_refused(formats, letters):
+    with pytest.raises(ValidationError) as info:
+        clean_display_name(letters + formats + letters)
+    assert info.value.code == "invalid_display_name"

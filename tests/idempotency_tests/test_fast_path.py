@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import os
+import pickle
 
 import pytest
 from django.db import connection
@@ -95,3 +98,44 @@ def test_with_redis_down_create_and_replay_work_and_log_a_warning(client, redis_
     assert Agent.objects.count() == 1
     assert IdempotencyRecord.objects.count() == 1
     assert any("Redis" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+def test_redis_holds_json_never_a_pickle(client):
+    from django.core.cache import caches
+
+    first = post(client)
+    post(client)  # the first replay writes Redis
+    raw_client = caches["idempotency"].client.get_client()
+    [stored_key] = caches["idempotency"].keys("idempotency:*")
+    raw = raw_client.get(caches["idempotency"].make_key(stored_key))
+    entry = json.loads(raw)
+    assert base64.b64decode(entry["body"]) == first.content
+    assert entry["status"] == 201
+
+
+@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="needs REDIS_URL")
+def test_a_pickle_in_redis_is_never_unpickled_but_a_miss(client, tmp_path):
+    from django.core.cache import caches
+
+    first = post(client)
+    post(client)
+    cache = caches["idempotency"]
+    [stored_key] = cache.keys("idempotency:*")
+    marker = tmp_path / "unpickled"
+    # What an attacker who can write Redis would plant: running it leaves a file.
+    planted = pickle.dumps(_Exploit(str(marker)))
+    cache.client.get_client().set(cache.make_key(stored_key), planted)
+    replay = post(client)
+    assert replay.status_code == 201
+    assert replay["Idempotent-Replayed"] == "true"  # from the table
+    assert replay.content == first.content
+    assert not marker.exists()
+
+
+class _Exploit:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))

@@ -122,6 +122,16 @@ def test_operator_token_add_shows_the_secret_once(browser, make_user):
     assert_secret_not_kept(browser, secret)
 
 
+def test_operator_token_add_refuses_an_expiry_in_the_past(browser, make_user):
+    user = make_user("alice")
+    response = browser.post(reverse("admin:tokens_operatortoken_add"),
+                            {"user": user.pk, "name": "late", "expires_at_0": "2020-01-01",
+                             "expires_at_1": "12:00:00"})
+    assert response.status_code == 200
+    assert "The expiry must be in the future" in response.content.decode()
+    assert not OperatorToken.objects.exists()
+
+
 def test_operator_token_revoke_action(browser, make_operator_token):
     issued = make_operator_token()
     browser.post(reverse("admin:tokens_operatortoken_changelist"),

@@ -10,10 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from api.constraints import is_unique_violation
-from api.errors import Conflict
+from api.errors import Conflict, exception_handler
 from tokens import crypto, services
 from tokens.errors import TokenAlreadyActive
-from tokens.models import AgentToken
+from tokens.models import AgentToken, OperatorToken
 
 pytestmark = pytest.mark.django_db
 
@@ -187,6 +187,25 @@ def test_operator_token_revoke_is_idempotent(make_operator_token):
 def test_operator_token_name_is_required(make_user):
     with pytest.raises(ValidationError):
         services.operator_token_create(user=make_user("alice"), name="")
+
+
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(seconds=-1), timedelta(days=-3)])
+def test_an_operator_token_that_would_be_born_expired_is_refused(make_user, offset):
+    with pytest.raises(ValidationError) as info:
+        services.operator_token_create(user=make_user("alice"), name="late",
+                                       expires_at=timezone.now() + offset)
+    assert info.value.error_dict["expires_at"][0].code == "expires_at_past"
+    assert not OperatorToken.objects.exists()
+
+
+def test_the_api_answers_a_born_expired_operator_token_with_its_field_code(make_user):
+    with pytest.raises(ValidationError) as info:
+        services.operator_token_create(user=make_user("alice"), name="late",
+                                       expires_at=timezone.now() - timedelta(minutes=1))
+    response = exception_handler(info.value, {})
+    assert response.status_code == 400
+    assert response.data["code"] == "invalid"
+    assert response.data["errors"]["expires_at"][0]["code"] == "expires_at_past"
 
 
 def test_archiving_says_whether_it_archived_decided_on_the_locked_row(agent):
