@@ -52,7 +52,7 @@ def pepper_state() -> PepperState | None:
     (opening it would make it).
     """
     database = connection.settings_dict
-    if connection.vendor == "sqlite" and not _sqlite_file_exists(database["NAME"]):
+    if not settings.DATABASE_URL and not _sqlite_file_exists(database["NAME"]):
         return None
     try:
         row = PepperFingerprint.objects.filter(pk=1).values_list("fingerprint", flat=True).first()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tinyagentos_site.backup import BackupError, restore
+from console.backup import BackupError, restore
 
 
 class Command(BaseCommand):
