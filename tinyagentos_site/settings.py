@@ -293,6 +293,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging -----------------------------------------------------------------
 
+# Error reports (the DEBUG page too) mask passwords inside URL settings.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tinyagentos_site.reporting.SettingsFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
