@@ -1,5 +1,5 @@
 """The API's own middleware: its body limit, its JSON-only unsafe requests, its optional
-trailing slash.
+trailing slash; and, for every path, the request charsets the site can read.
 
 Every path under /api/ answers errors as problem details (api/errors.py);
 nothing under /api/ redirects (see `ApiTrailingSlashMiddleware`).
@@ -7,10 +7,11 @@ nothing under /api/ redirects (see `ApiTrailingSlashMiddleware`).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import is_valid_path
 
 from api.error_codes import ErrorCode
@@ -21,6 +22,8 @@ API_PREFIX = "/api/"
 # with the browser's credentials (POST), and the ones that carry a body.
 JSON_ONLY_METHODS = {"POST", "PUT", "PATCH"}
 JSON_MEDIA_TYPE = "application/json"
+# Django decodes this body itself (request.POST), as UTF-8 spelled exactly so.
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -48,6 +51,50 @@ class ApiBodyLimitMiddleware:
                 return problem(413, ErrorCode.REQUEST_TOO_LARGE,
                                f"The request body is larger than {limit} bytes.")
         return self.get_response(request)
+
+
+def unreadable_charset(request: HttpRequest) -> str | None:
+    """Say why the site cannot decode the request body's declared charset, or None.
+
+    A charset Python knows may still be no text encoding (`rot13`, `base64`,
+    `zlib`, `hex`...: bytes-to-bytes codecs), which `bytes.decode` refuses
+    with a LookupError; and Django reads urlencoded forms declared `utf-8`
+    only, raising BadRequest from wherever `request.POST` is read: the CSRF
+    check, then again the 400 and 500 pages' own CSRF decorator.
+    """
+    charset = request.content_params.get("charset")
+    if charset is None:
+        return None
+    try:
+        is_text = codecs.lookup(charset)._is_text_encoding
+    except (LookupError, ValueError):  # ValueError: NUL and the like in the name
+        return f"the charset {charset[:40]!r} is not a known text encoding"
+    if not is_text:
+        return f"the charset {charset[:40]!r} is not a text encoding"
+    if request.content_type == FORM_MEDIA_TYPE and charset.lower() != "utf-8":
+        return f"{FORM_MEDIA_TYPE} bodies must be UTF-8 (charset=utf-8), not {charset[:40]!r}"
+    return None
+
+
+class RequestCharsetMiddleware:
+    """Answer 415 `unsupported_media_type` to a body whose charset the site cannot decode.
+
+    On every path, before anything reads the body (the CSRF check reads
+    forms): a problem under /api/, plain text elsewhere (the admin's forms).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        reason = unreadable_charset(request)
+        if reason is None:
+            return self.get_response(request)
+        detail = f"Cannot read the request body: {reason}. Send UTF-8."
+        if is_api_request(request):
+            return problem(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, detail)
+        return HttpResponse(f"{detail} ({ErrorCode.UNSUPPORTED_MEDIA_TYPE})\n", status=415,
+                            content_type="text/plain; charset=utf-8")
 
 
 class ApiJsonOnlyMiddleware:

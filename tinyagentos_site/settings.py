@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.middleware.ApiBodyLimitMiddleware",
+    # A body in a charset the site cannot decode: 415 before the CSRF check reads it.
+    "api.middleware.RequestCharsetMiddleware",
     # Unsafe /api/ requests must be JSON: no cross-site form can send one.
     "api.middleware.ApiJsonOnlyMiddleware",
     "access.middleware.ForeignSessionCookieMiddleware",
