@@ -259,7 +259,8 @@ REST_FRAMEWORK = {
         "access.basic_auth.OptInBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ModelPermissions"],
+    # Each route names its act; the acts' permissions are the admin's (access/permission_map.py).
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ActionPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["access.throttling.PrincipalRateThrottle"],
