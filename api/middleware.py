@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import is_valid_path
 
 from api.error_codes import ErrorCode
@@ -97,15 +98,49 @@ class RequestCharsetMiddleware:
                             content_type="text/plain; charset=utf-8")
 
 
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF check, answering the reason it would refuse instead of a 403 page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+        return reason
+
+
+def passes_csrf_check(request: HttpRequest) -> bool:
+    """Return whether `request` passes Django's CSRF check (origin and token), as
+    DRF's SessionAuthentication checks a session's unsafe request."""
+    check = _CsrfCheck(lambda _request: HttpResponse())
+    check.process_request(request)
+    return check.process_view(request, None, (), {}) is None
+
+
+def ambient_credentials_only(request: HttpRequest) -> bool:
+    """Return whether the only credentials `request` may carry are ones a browser
+    sends by itself: Basic (cached once entered), or a session cookie not backed
+    by a CSRF token. A Bearer token is never sent by a browser on its own.
+    """
+    scheme = request.headers.get("Authorization", "").split(" ", 1)[0].lower()
+    if scheme == "bearer":
+        return False
+    if scheme == "basic":
+        return True
+    return not passes_csrf_check(request)
+
+
 class ApiJsonOnlyMiddleware:
-    """Answer 415 under /api/ to a POST, PUT or PATCH that is not `application/json`.
+    """Answer 415 under /api/ to a POST, PUT or PATCH that is not `application/json`,
+    when it may carry only credentials a browser attaches by itself.
 
     A cross-site HTML form can only send urlencoded, multipart or plain-text
     bodies, and a cross-site script cannot send `application/json` without
     a CORS preflight, which this site never grants. So no credential a
-    browser attaches by itself (a session cookie, a cached password) can make
-    an unsafe API request from another site, also to an endpoint that reads
-    no body (token issue and rotate), which must declare JSON too.
+    browser attaches by itself (a cached Basic password, a session cookie)
+    can make an unsafe API request from another site, also to an endpoint
+    that reads no body. The rule is lifted where it defends nothing: a
+    Bearer token (no browser sends one unasked), and a request that passes
+    Django's CSRF check (what a session's unsafe request must pass anyway,
+    and no other site's page can). Clients generated from the schema and
+    the /api/docs/ page can then call the body-less operations (deploy,
+    retry, token issue and rotate) with or without a body.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -113,10 +148,12 @@ class ApiJsonOnlyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method in JSON_ONLY_METHODS and is_api_request(request) \
-                and request.content_type.lower() != JSON_MEDIA_TYPE:
+                and request.content_type.lower() != JSON_MEDIA_TYPE \
+                and ambient_credentials_only(request):
             return problem(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                            f"{request.method} requests under /api/ must send "
-                           f"Content-Type: {JSON_MEDIA_TYPE}, also without a body.")
+                           f"Content-Type: {JSON_MEDIA_TYPE}, also without a body, "
+                           f"unless they carry a Bearer token or a CSRF token.")
         return self.get_response(request)
 
 
