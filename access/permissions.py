@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import BasePermission, DjangoModelPermissions
+from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from access.permission_map import Act, user_may
@@ -36,13 +36,3 @@ class ActionPermissions(BasePermission):
         act = act_for(view, method)
         return act is not None and user_may(request.user, act)
 
-
-class ModelPermissions(DjangoModelPermissions):
-    """Django model permissions, with `view` required for reads too (for routes outside the map)."""
-
-    perms_map = {
-        **DjangoModelPermissions.perms_map,
-        "GET": ["%(app_label)s.view_%(model_name)s"],
-        "HEAD": ["%(app_label)s.view_%(model_name)s"],
-        "OPTIONS": ["%(app_label)s.view_%(model_name)s"],
-    }
