@@ -23,6 +23,8 @@ API_PREFIX = "/api/"
 # with the browser's credentials (POST), and the ones that carry a body.
 JSON_ONLY_METHODS = {"POST", "PUT", "PATCH"}
 JSON_MEDIA_TYPE = "application/json"
+# The bodies an HTML form sends (text/plain aside, which Django never parses).
+HTML_FORM_MEDIA_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
 # Django decodes this body itself (request.POST), as UTF-8 spelled exactly so.
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
@@ -123,6 +125,8 @@ def ambient_credentials_only(request: HttpRequest) -> bool:
         return False
     if scheme == "basic":
         return True
+    if request.content_type in HTML_FORM_MEDIA_TYPES:
+        return True  # what a cross-site form sends; no API route reads it, nor does this
     return not passes_csrf_check(request)
 
 

@@ -208,20 +208,26 @@ def post_raw(method: str, path: str, body: bytes, content_type: str, **meta: str
 
 @pytest.mark.usefixtures("site")
 @given(target=st.sampled_from([t for t in TARGETS if t[0] != "get"] + ADMIN_FORMS),
-       media_type=st.sampled_from(MEDIA_TYPES), charset=CHARSET)
-@example(target=("post", "/api/agents/"), media_type="application/json", charset="rot13")
+       media_type=st.sampled_from(MEDIA_TYPES), charset=CHARSET,
+       credentials=st.sampled_from(["basic", "csrf-token", "none"]))
+@example(target=("post", "/api/agents/"), media_type="application/json", charset="rot13",
+         credentials="basic")
 @example(target=("patch", "/api/agents/research-bot/"), media_type="application/json",
-         charset="zlib")
+         charset="zlib", credentials="basic")
 @example(target=("post", "/admin/login/"), media_type="application/x-www-form-urlencoded",
-         charset="latin-1")
+         charset="latin-1", credentials="none")
 @FUZZ
-def test_any_content_type_charset_is_a_clean_answer(target, media_type, charset):
+def test_any_content_type_charset_is_a_clean_answer(target, media_type, charset, credentials):
     method, path = target
-    operator = "Basic " + base64.b64encode(b"operator:correct-horse-battery").decode()
+    meta = {}
+    if credentials == "basic":
+        operator = "Basic " + base64.b64encode(b"operator:correct-horse-battery").decode()
+        meta["HTTP_AUTHORIZATION"] = operator
+    elif credentials == "csrf-token":
+        meta["HTTP_X_CSRFTOKEN"] = CSRF
     body = (b'{"display_name": "Fuzz"}' if media_type == "application/json"
             else f"username=operator&password=x&csrfmiddlewaretoken={CSRF}".encode())
-    response = post_raw(method, path, body, f"{media_type}; charset={charset}",
-                        HTTP_AUTHORIZATION=operator)
+    response = post_raw(method, path, body, f"{media_type}; charset={charset}", **meta)
     assert_clean(response, path)
 
 

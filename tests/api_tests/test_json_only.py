@@ -79,3 +79,12 @@ def test_a_csrf_token_sent_from_another_origin_does_not_lift_the_rule(root):
     client.cookies["csrftoken"] = CSRF
     assert_415(client.generic("POST", ROTATE, HTTP_X_CSRFTOKEN=CSRF,
                               HTTP_ORIGIN="http://evil.example"))
+
+
+def test_a_form_body_is_refused_even_with_a_csrf_token(root):
+    client = browser_like()
+    client.force_login(root)
+    client.cookies["csrftoken"] = CSRF
+    for content_type in ("application/x-www-form-urlencoded", "multipart/form-data; boundary=x"):
+        assert_415(client.generic("POST", ROTATE, f"csrfmiddlewaretoken={CSRF}",
+                                  content_type=content_type, HTTP_X_CSRFTOKEN=CSRF))
