@@ -72,9 +72,3 @@ def user_may(user: Any, act: Act | str) -> bool:
         for requirement in ACTS[Act(act)]
     )
 
-
-def describe(act: Act | str) -> str:
-    """Return the act's requirements as docs/api.md writes them."""
-    return " and ".join(
-        " or ".join(f"`{perm}`" for perm in requirement) if isinstance(requirement, tuple)
-        else f"`{requirement}`" for requirement in ACTS[Act(act)])
