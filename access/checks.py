@@ -21,6 +21,8 @@ SECRET_MIN_LENGTH = 50
 SECRET_MIN_DISTINCT = 10
 REDIS_SCHEMES = {"redis", "rediss", "unix"}
 MAX_FAILURE_LIMIT = 1000
+# A lockout window shorter than this lets a guesser retry at full speed.
+PRODUCTION_MIN_LOCKOUT_SECONDS = 60
 # (setting, smallest, largest): each counted slot is a cache key a password check reads.
 LOCKOUT_BOUNDS = (("TAOS_AUTH_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
                   ("TAOS_AUTH_USER_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
@@ -102,3 +104,30 @@ def check_production_secret_key(app_configs: Any = None, **kwargs: Any) -> list[
         f"SECRET_KEY is too weak for production: {reason}.",
         hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))'",
         id="taos.E006")]
+
+
+def check_production_access_settings(app_configs: Any = None,
+                                     **kwargs: Any) -> list[checks.CheckMessage]:
+    """With DATABASE_URL (production): no proxy list that trusts everyone, no short lockout."""
+    if not settings.DATABASE_URL:
+        return []
+    messages: list[checks.CheckMessage] = []
+    try:
+        networks = parse_networks(settings.TAOS_TRUSTED_PROXIES)
+    except ValueError:
+        networks = ()  # check_access_settings reports it
+    for network in networks:
+        if network.prefixlen == 0:
+            messages.append(checks.Error(
+                f"TAOS_TRUSTED_PROXIES trusts every address ({network}): any client "
+                f"chooses the address it is counted and locked out under.",
+                hint="List your proxies' own addresses or networks only.",
+                id="taos.E020", obj="TAOS_TRUSTED_PROXIES"))
+    window = settings.TAOS_AUTH_LOCKOUT_SECONDS
+    if isinstance(window, int) and 1 <= window < PRODUCTION_MIN_LOCKOUT_SECONDS:
+        messages.append(checks.Error(
+            f"TAOS_AUTH_LOCKOUT_SECONDS is {window}, under a minute: failed passwords "
+            f"are forgotten before they slow a guesser down.",
+            hint=f"Use at least {PRODUCTION_MIN_LOCKOUT_SECONDS} (the default is 900).",
+            id="taos.E020", obj="TAOS_AUTH_LOCKOUT_SECONDS"))
+    return messages

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 
+from access.permission_map import Act, user_may
 from agents import services
 from agents.models import Agent
 from agents.naming import clean_display_name
@@ -43,6 +44,20 @@ class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
     ]
     actions = ["archive"]
 
+    # The API's agent routes ask the same acts (access/permission_map.py).
+
+    def has_view_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return user_may(request.user, Act.AGENT_VIEW)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return user_may(request.user, Act.AGENT_ADD)
+
+    def has_change_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return user_may(request.user, Act.AGENT_CHANGE)
+
+    def has_archive_permission(self, request: HttpRequest) -> bool:
+        return user_may(request.user, Act.AGENT_ARCHIVE)
+
     def has_delete_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
         # Archive, never delete: deleting would take the agent's token and deploy
         # history with it and free its slug for someone else.
@@ -64,7 +79,7 @@ class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
             obj.pk = created.pk
             obj.refresh_from_db()
 
-    @admin.action(description="Archive selected agents", permissions=["change"])
+    @admin.action(description="Archive selected agents", permissions=["archive"])
     def archive(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         with transaction.atomic():
             archived = services.agents_archive(queryset=queryset)

@@ -8,6 +8,7 @@ from rest_framework.filters import SearchFilter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.permission_map import Act
 from agents import services
 from agents.filters import StatusFilter
 from agents.models import Agent
@@ -23,7 +24,14 @@ class AgentViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Agents, by slug. DELETE archives; PATCH changes the editable fields."""
+    """Agents, by slug. DELETE archives; PATCH changes the editable fields.
+
+    Whoever may change an agent reads it too (PATCH answers the agent), as in
+    Django's admin: `change` implies `view` (access/permission_map.py).
+    """
+
+    permission_actions = {"GET": Act.AGENT_VIEW, "POST": Act.AGENT_ADD,
+                          "PATCH": Act.AGENT_CHANGE, "DELETE": Act.AGENT_ARCHIVE}
 
     queryset = Agent.objects.all()
     serializer_class = AgentSerializer

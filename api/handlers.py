@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 
+from django.core.exceptions import BadRequest
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseServerError
 from django.views import defaults
 
 from api.error_codes import ErrorCode
@@ -22,7 +23,10 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api_request(request):
         return problem(400, ErrorCode.BAD_REQUEST, "Bad request.")
-    return defaults.bad_request(request, exception)
+    try:
+        return defaults.bad_request(request, exception)
+    except BadRequest:  # its CSRF decorator read the unreadable body again
+        return HttpResponseBadRequest("Bad request.\n", content_type="text/plain")
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
@@ -37,4 +41,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
         if isinstance(exc, (OperationalError, InterfaceError)):
             return database_unavailable()
         return problem(500, ErrorCode.SERVER_ERROR, "Internal server error.")
-    return defaults.server_error(request)
+    try:
+        return defaults.server_error(request)
+    except BadRequest:
+        return HttpResponseServerError("Internal server error.\n", content_type="text/plain")

@@ -1,5 +1,5 @@
 """The API's own middleware: its body limit, its JSON-only unsafe requests, its optional
-trailing slash.
+trailing slash; and, for every path, the request charsets the site can read.
 
 Every path under /api/ answers errors as problem details (api/errors.py);
 nothing under /api/ redirects (see `ApiTrailingSlashMiddleware`).
@@ -7,10 +7,12 @@ nothing under /api/ redirects (see `ApiTrailingSlashMiddleware`).
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware
 from django.urls import is_valid_path
 
 from api.error_codes import ErrorCode
@@ -21,6 +23,10 @@ API_PREFIX = "/api/"
 # with the browser's credentials (POST), and the ones that carry a body.
 JSON_ONLY_METHODS = {"POST", "PUT", "PATCH"}
 JSON_MEDIA_TYPE = "application/json"
+# The bodies an HTML form sends (text/plain aside, which Django never parses).
+HTML_FORM_MEDIA_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+# Django decodes this body itself (request.POST), as UTF-8 spelled exactly so.
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
 def is_api_request(request: HttpRequest) -> bool:
@@ -50,15 +56,95 @@ class ApiBodyLimitMiddleware:
         return self.get_response(request)
 
 
+def unreadable_charset(request: HttpRequest) -> str | None:
+    """Say why the site cannot decode the request body's declared charset, or None.
+
+    A charset Python knows may still be no text encoding (`rot13`, `base64`,
+    `zlib`, `hex`...: bytes-to-bytes codecs), which `bytes.decode` refuses
+    with a LookupError; and Django reads urlencoded forms declared `utf-8`
+    only, raising BadRequest from wherever `request.POST` is read: the CSRF
+    check, then again the 400 and 500 pages' own CSRF decorator.
+    """
+    charset = request.content_params.get("charset")
+    if charset is None:
+        return None
+    try:
+        is_text = codecs.lookup(charset)._is_text_encoding
+    except (LookupError, ValueError):  # ValueError: NUL and the like in the name
+        return f"the charset {charset[:40]!r} is not a known text encoding"
+    if not is_text:
+        return f"the charset {charset[:40]!r} is not a text encoding"
+    if request.content_type == FORM_MEDIA_TYPE and charset.lower() != "utf-8":
+        return f"{FORM_MEDIA_TYPE} bodies must be UTF-8 (charset=utf-8), not {charset[:40]!r}"
+    return None
+
+
+class RequestCharsetMiddleware:
+    """Answer 415 `unsupported_media_type` to a body whose charset the site cannot decode.
+
+    On every path, before anything reads the body (the CSRF check reads
+    forms): a problem under /api/, plain text elsewhere (the admin's forms).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        reason = unreadable_charset(request)
+        if reason is None:
+            return self.get_response(request)
+        detail = f"Cannot read the request body: {reason}. Send UTF-8."
+        if is_api_request(request):
+            return problem(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE, detail)
+        return HttpResponse(f"{detail} ({ErrorCode.UNSUPPORTED_MEDIA_TYPE})\n", status=415,
+                            content_type="text/plain; charset=utf-8")
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF check, answering the reason it would refuse instead of a 403 page."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+        return reason
+
+
+def passes_csrf_check(request: HttpRequest) -> bool:
+    """Return whether `request` passes Django's CSRF check (origin and token), as
+    DRF's SessionAuthentication checks a session's unsafe request."""
+    check = _CsrfCheck(lambda _request: HttpResponse())
+    check.process_request(request)
+    return check.process_view(request, None, (), {}) is None
+
+
+def ambient_credentials_only(request: HttpRequest) -> bool:
+    """Return whether the only credentials `request` may carry are ones a browser
+    sends by itself: Basic (cached once entered), or a session cookie not backed
+    by a CSRF token. A Bearer token is never sent by a browser on its own.
+    """
+    scheme = request.headers.get("Authorization", "").split(" ", 1)[0].lower()
+    if scheme == "bearer":
+        return False
+    if scheme == "basic":
+        return True
+    if request.content_type in HTML_FORM_MEDIA_TYPES:
+        return True  # what a cross-site form sends; no API route reads it, nor does this
+    return not passes_csrf_check(request)
+
+
 class ApiJsonOnlyMiddleware:
-    """Answer 415 under /api/ to a POST, PUT or PATCH that is not `application/json`.
+    """Answer 415 under /api/ to a POST, PUT or PATCH that is not `application/json`,
+    when it may carry only credentials a browser attaches by itself.
 
     A cross-site HTML form can only send urlencoded, multipart or plain-text
     bodies, and a cross-site script cannot send `application/json` without
     a CORS preflight, which this site never grants. So no credential a
-    browser attaches by itself (a session cookie, a cached password) can make
-    an unsafe API request from another site, also to an endpoint that reads
-    no body (token issue and rotate), which must declare JSON too.
+    browser attaches by itself (a cached Basic password, a session cookie)
+    can make an unsafe API request from another site, also to an endpoint
+    that reads no body. The rule is lifted where it defends nothing: a
+    Bearer token (no browser sends one unasked), and a request that passes
+    Django's CSRF check (what a session's unsafe request must pass anyway,
+    and no other site's page can). Clients generated from the schema and
+    the /api/docs/ page can then call the body-less operations (deploy,
+    retry, token issue and rotate) with or without a body.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -66,10 +152,12 @@ class ApiJsonOnlyMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.method in JSON_ONLY_METHODS and is_api_request(request) \
-                and request.content_type.lower() != JSON_MEDIA_TYPE:
+                and request.content_type.lower() != JSON_MEDIA_TYPE \
+                and ambient_credentials_only(request):
             return problem(415, ErrorCode.UNSUPPORTED_MEDIA_TYPE,
                            f"{request.method} requests under /api/ must send "
-                           f"Content-Type: {JSON_MEDIA_TYPE}, also without a body.")
+                           f"Content-Type: {JSON_MEDIA_TYPE}, also without a body, "
+                           f"unless they carry a Bearer token or a CSRF token.")
         return self.get_response(request)
 
 

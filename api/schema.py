@@ -17,6 +17,14 @@ PROBLEM_SCHEMA = {
     "required": ["type", "title", "status", "detail", "code"],
 }
 
+# The request body of an operation that reads none (deploy, retry, token issue
+# and rotate): optional, so a client generated from the schema declares
+# `Content-Type: application/json` and may send `{}` or nothing.
+OPTIONAL_EMPTY_JSON_BODY = {"application/json": {
+    "type": "object",
+    "description": "Optional; this operation reads no body. Send {} or nothing.",
+}}
+
 # Statuses any API operation may answer besides its documented successes.
 COMMON_PROBLEMS = {
     "400": "Invalid request (malformed JSON, validation errors, bad headers).",

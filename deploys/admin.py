@@ -39,6 +39,7 @@ from idempotency.forms import (
     reused_key_error,
     submit_once,
 )
+from access.permission_map import Act, user_may
 from agents.admin_log import added, added_related, changed, changed_related
 from api.errors import ApiError, Conflict
 
@@ -89,14 +90,16 @@ class AgentDeployPanelMixin:
 
     # Permissions of this app's buttons.
 
+    # The API's deploy routes ask the same acts (access/permission_map.py).
+
     def may_deploy(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("deploys.add_deploytask")
+        return user_may(request.user, Act.DEPLOY_EXISTING)
 
     def may_retry(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("deploys.change_deploytask")
+        return user_may(request.user, Act.DEPLOY_RETRY)
 
     def may_deploy_new(self, request: HttpRequest) -> bool:
-        return self.has_add_permission(request) and self.may_deploy(request)
+        return user_may(request.user, Act.DEPLOY_NEW)
 
     def has_deploy_permission(self, request: HttpRequest) -> bool:
         return self.may_deploy(request)
@@ -110,7 +113,7 @@ class AgentDeployPanelMixin:
 
     def deploy_panel_context(self, request: HttpRequest, agent: Agent) -> dict[str, Any]:
         """Return the agent's page's context for its deploy panel."""
-        may_view = request.user.has_perm("deploys.view_deploytask") or self.may_retry(request)
+        may_view = user_may(request.user, Act.DEPLOY_VIEW)
         tasks = list(agent.deploy_tasks.order_by("-created_at", "-id")[:RECENT_DEPLOYS]
                      ) if may_view else []
         active = any(task.state in DeployTask.ACTIVE_STATES and not task.stale_reason
@@ -271,6 +274,9 @@ class DeployTaskAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: DeployTask | None = None) -> bool:
         return False  # deploy history is kept
 
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        return user_may(request.user, Act.DEPLOY_RETRY)
+
     @admin.display(description="stale", boolean=True)
     def stale(self, obj: DeployTask) -> bool:
         """Computed on read: the job is gone; a retry (or a sweep) marks it failed."""
@@ -283,7 +289,7 @@ class DeployTaskAdmin(admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     @admin.action(description="Retry selected failed (or skipped, or stale) deploys",
-                  permissions=["change"])
+                  permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[DeployTask]) -> None:
         retried, refused = 0, []
         for task in queryset:

@@ -7,7 +7,9 @@ from rest_framework import generics, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from access.permission_map import Act
 from agents.models import Agent
+from api.schema import OPTIONAL_EMPTY_JSON_BODY
 from deploys import services
 from deploys.serializers import (
     DeployRequestSerializer,
@@ -21,8 +23,11 @@ from idempotency.decorators import idempotent
 class DeployCreateView(generics.GenericAPIView):
     """Create an agent and deploy it in the background.
 
-    Permissions are the agent's (`agents.add_agent`): a deploy creates an agent.
+    Asks `deploy.new` (access/permission_map.py): it creates an agent, a deploy
+    and the agent's token.
     """
+
+    permission_actions = {"POST": Act.DEPLOY_NEW}
 
     queryset = Agent.objects.all()
     serializer_class = DeployRequestSerializer
@@ -42,7 +47,9 @@ class DeployCreateView(generics.GenericAPIView):
 
 
 class DeployStatusView(generics.GenericAPIView):
-    """The agent's latest deploy; needs `agents.view_agent`."""
+    """The agent's latest deploy; asks `deploy.view`."""
+
+    permission_actions = {"GET": Act.DEPLOY_VIEW}
 
     queryset = Agent.objects.all()
     serializer_class = DeployTaskSerializer
@@ -57,14 +64,20 @@ class DeployStatusView(generics.GenericAPIView):
 
 
 class AgentDeployView(generics.GenericAPIView):
-    """Deploy an existing agent (registered or failed); `agents.add_agent`, as a deploy."""
+    """Deploy an existing agent (registered or failed); asks `deploy.existing`.
+
+    The deploy issues the agent's token if it has none and its job rotates
+    it: the token permissions come with the deploy's, as in the admin.
+    """
+
+    permission_actions = {"POST": Act.DEPLOY_EXISTING}
 
     queryset = Agent.objects.all()
     serializer_class = DeployTaskSerializer
     lookup_field = "name"
     lookup_url_kwarg = "slug"
 
-    @extend_schema(operation_id="agents_deploy_existing", request=None,
+    @extend_schema(operation_id="agents_deploy_existing", request=OPTIONAL_EMPTY_JSON_BODY,
                    responses={202: DeployTaskSerializer})
     @idempotent
     def post(self, request: Request, slug: str) -> Response:
@@ -75,9 +88,11 @@ class AgentDeployView(generics.GenericAPIView):
 
 
 class AgentDeployRetryView(AgentDeployView):
-    """Retry the agent's latest deploy when it failed, was skipped or is stale."""
+    """Retry the agent's latest deploy when it failed, was skipped or is stale; `deploy.retry`."""
 
-    @extend_schema(operation_id="agents_deploy_retry", request=None,
+    permission_actions = {"POST": Act.DEPLOY_RETRY}
+
+    @extend_schema(operation_id="agents_deploy_retry", request=OPTIONAL_EMPTY_JSON_BODY,
                    responses={202: DeployTaskSerializer})
     @idempotent
     def post(self, request: Request, slug: str) -> Response:

@@ -78,9 +78,11 @@ def make_user(db) -> Callable[..., User]:
 
 @pytest.fixture
 def operator(make_user) -> User:
-    """A user with every permission on agents, but not a superuser."""
+    """A user with every permission on agents, their tokens and deploys, but not a superuser."""
     return make_user("operator", perms=(
         "agents.view_agent", "agents.add_agent", "agents.change_agent", "agents.delete_agent",
+        "tokens.view_agenttoken", "tokens.add_agenttoken", "tokens.change_agenttoken",
+        "deploys.view_deploytask", "deploys.add_deploytask", "deploys.change_deploytask",
     ))
 
 

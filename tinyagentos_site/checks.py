@@ -73,3 +73,23 @@ def check_no_test_settings(app_configs: Any = None, **kwargs: Any) -> list[check
             f"ROOT_URLCONF is {settings.ROOT_URLCONF}, not {PRODUCTION_URLCONF}.",
             id="taos.E007"))
     return messages
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_production_site_settings(app_configs: Any = None,
+                                   **kwargs: Any) -> list[checks.CheckMessage]:
+    """With DATABASE_URL (production): DEBUG off, and ALLOWED_HOSTS names the hosts."""
+    if not settings.DATABASE_URL:
+        return []
+    messages = []
+    if settings.DEBUG:
+        messages.append(checks.Error(
+            "DEBUG is on in production: error pages show the code, the request and the "
+            "settings to anyone.", hint="Unset DEBUG (or set DEBUG=0).",
+            id="taos.E021", obj="DEBUG"))
+    if "*" in settings.ALLOWED_HOSTS:
+        messages.append(checks.Error(
+            "ALLOWED_HOSTS is '*': any Host header is served, and links and redirects "
+            "are built from it.", hint="List the site's host names, e.g. taos.example.org.",
+            id="taos.E021", obj="ALLOWED_HOSTS"))
+    return messages

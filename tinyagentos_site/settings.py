@@ -66,6 +66,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "api.middleware.ApiBodyLimitMiddleware",
+    # A body in a charset the site cannot decode: 415 before the CSRF check reads it.
+    "api.middleware.RequestCharsetMiddleware",
     # Unsafe /api/ requests must be JSON: no cross-site form can send one.
     "api.middleware.ApiJsonOnlyMiddleware",
     "access.middleware.ForeignSessionCookieMiddleware",
@@ -267,7 +269,8 @@ REST_FRAMEWORK = {
         "access.basic_auth.OptInBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ModelPermissions"],
+    # Each route names its act; the acts' permissions are the admin's (access/permission_map.py).
+    "DEFAULT_PERMISSION_CLASSES": ["access.permissions.ActionPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["api.parsers.StrictJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["access.throttling.PrincipalRateThrottle"],
@@ -302,6 +305,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Logging -----------------------------------------------------------------
+
+# Error reports (the DEBUG page too) mask passwords inside URL settings.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tinyagentos_site.reporting.SettingsFilter"
 
 LOGGING = {
     "version": 1,

@@ -33,6 +33,7 @@ from idempotency.forms import (
     record_created,
     submit_once,
 )
+from access.permission_map import Act, user_may
 from agents.admin_log import added, added_related, changed, changed_related
 from api.error_codes import ErrorCode
 from tokens import services
@@ -309,13 +310,13 @@ class AgentTokenPanelMixin:
         ]
 
     def token_permissions(self, request: HttpRequest) -> dict[str, bool]:
+        # The API's token routes ask the same acts (access/permission_map.py).
         user = request.user
         return {
-            "view": user.has_perm("tokens.view_agenttoken"),
-            "issue": user.has_perm("tokens.add_agenttoken"),
-            "rotate": user.has_perm("tokens.add_agenttoken")
-            and user.has_perm("tokens.change_agenttoken"),
-            "revoke": user.has_perm("tokens.change_agenttoken"),
+            "view": user_may(user, Act.TOKEN_VIEW),
+            "issue": user_may(user, Act.TOKEN_ISSUE),
+            "rotate": user_may(user, Act.TOKEN_ROTATE),
+            "revoke": user_may(user, Act.TOKEN_REVOKE),
         }
 
     def token_panel_context(self, request: HttpRequest, agent: Any) -> dict[str, Any]:
@@ -325,7 +326,7 @@ class AgentTokenPanelMixin:
         return {"token_panel": {
             "template": self.token_panel_template, "perms": perms, "token": token,
             "form_key": new_form_key(), "form_key_field": FORM_KEY_FIELD,
-            "can_archive": self.has_change_permission(request, agent)
+            "can_archive": self.has_archive_permission(request)
             and agent.status != agent.Status.ARCHIVED,
         }}
 
@@ -379,7 +380,7 @@ class AgentTokenPanelMixin:
 
     def archive_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         agent = self.agent_or_404(request, object_id)
-        if not self.has_change_permission(request, agent):
+        if not self.has_archive_permission(request):
             raise PermissionDenied
         may_revoke = self.token_permissions(request)["revoke"]
         form = ArchiveForm(request.POST if request.method == "POST" else None)

@@ -6,7 +6,6 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from api.error_codes import ErrorCode
-from access.permissions import ModelPermissions
 from tokens.authentication import AgentPrincipal
 
 
@@ -28,21 +27,3 @@ class IsAgent(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.user, AgentPrincipal)
-
-
-class AgentTokenPermissions(ModelPermissions):
-    """Read: view; issue: add; revoke (DELETE, which keeps the row): change."""
-
-    perms_map = {
-        **ModelPermissions.perms_map,
-        "DELETE": ["%(app_label)s.change_%(model_name)s"],
-    }
-
-
-class AgentTokenRotatePermissions(ModelPermissions):
-    """Rotate revokes one token and issues another: add and change."""
-
-    perms_map = {
-        **ModelPermissions.perms_map,
-        "POST": ["%(app_label)s.add_%(model_name)s", "%(app_label)s.change_%(model_name)s"],
-    }

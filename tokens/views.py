@@ -14,16 +14,14 @@ from rest_framework.views import APIView
 
 from agents.models import Agent
 from agents.serializers import AgentSerializer
+from api.schema import OPTIONAL_EMPTY_JSON_BODY
 from idempotency.decorators import not_replayable
 from tokens import services
 from tokens.errors import TokenNotFound
 from tokens.models import AgentToken
-from tokens.permissions import (
-    AgentTokenPermissions,
-    AgentTokenRotatePermissions,
-    IsAgent,
-    NotAnAgent,
-)
+from access.permission_map import Act
+from access.permissions import ActionPermissions
+from tokens.permissions import IsAgent, NotAnAgent
 from tokens.serializers import (
     AgentTokenSerializer,
     IssuedTokenSerializer,
@@ -41,8 +39,6 @@ def secret_response(issued: services.IssuedToken, *, status_code: int) -> Respon
 
 
 class _AgentTokenBase(APIView):
-    queryset = AgentToken.objects.none()  # names the model for the permissions
-
     def get_agent(self, slug: str) -> Agent:
         return get_object_or_404(Agent, name=slug)
 
@@ -50,7 +46,9 @@ class _AgentTokenBase(APIView):
 class AgentTokenView(_AgentTokenBase):
     """An agent's token: metadata (GET), issue (POST), revoke (DELETE)."""
 
-    permission_classes = [NotAnAgent, AgentTokenPermissions]
+    permission_classes = [NotAnAgent, ActionPermissions]
+    permission_actions = {"GET": Act.TOKEN_VIEW, "POST": Act.TOKEN_ISSUE,
+                          "DELETE": Act.TOKEN_REVOKE}
 
     @extend_schema(responses=AgentTokenSerializer)
     def get(self, request: Request, slug: str) -> Response:
@@ -61,7 +59,7 @@ class AgentTokenView(_AgentTokenBase):
             raise TokenNotFound()
         return Response(AgentTokenSerializer(token).data)
 
-    @extend_schema(request=None, responses={201: IssuedTokenSerializer})
+    @extend_schema(request=OPTIONAL_EMPTY_JSON_BODY, responses={201: IssuedTokenSerializer})
     def post(self, request: Request, slug: str) -> Response:
         issued = services.token_issue(agent=self.get_agent(slug), actor=request.user)
         return secret_response(issued, status_code=status.HTTP_201_CREATED)
@@ -79,9 +77,10 @@ class AgentTokenView(_AgentTokenBase):
 class AgentTokenRotateView(_AgentTokenBase):
     """Revoke the agent's active token, if any, and issue a new one."""
 
-    permission_classes = [NotAnAgent, AgentTokenRotatePermissions]
+    permission_classes = [NotAnAgent, ActionPermissions]
+    permission_actions = {"POST": Act.TOKEN_ROTATE}
 
-    @extend_schema(request=None, responses={200: IssuedTokenSerializer})
+    @extend_schema(request=OPTIONAL_EMPTY_JSON_BODY, responses={200: IssuedTokenSerializer})
     def post(self, request: Request, slug: str) -> Response:
         issued = services.token_rotate(agent=self.get_agent(slug), actor=request.user)
         return secret_response(issued, status_code=status.HTTP_200_OK)

@@ -4,7 +4,9 @@ Walks every admin page and action of every registered model (and the admin
 views models add through `get_urls`) as four users: a superuser, a staff
 user with view permissions only, a staff user who may only add operator
 tokens, and an active user who is not staff. Each may do exactly what their
-permissions say; everything else is refused and changes nothing.
+permissions say; everything else is refused and changes nothing. The admin
+twin of each API act answers every role as tests/support/permission_table.py
+says, the table the API walk (test_api_permissions.py) reads.
 """
 
 from __future__ import annotations
@@ -24,15 +26,13 @@ from deploys.models import DeployTask
 from deploys.services import deploy_create
 from idempotency.models import IdempotencyRecord
 from tests.support.admin_pages import SECRET_RE
+from tests.support.permission_table import ADMIN_TWINS, ROLE_PERMS, ROLES, STAFF_ROLES, may
 from tokens import services as token_services
 from tokens.models import AgentToken, OperatorToken
 
 pytestmark = pytest.mark.django_db
 
-VIEW_PERMS = (
-    "agents.view_agent", "tokens.view_agenttoken", "tokens.view_operatortoken",
-    "deploys.view_deploytask", "idempotency.view_idempotencyrecord",
-)
+VIEW_PERMS = ROLE_PERMS["viewer"]
 
 
 def staff(make_user, name: str, perms: tuple[str, ...]) -> User:
@@ -311,3 +311,48 @@ def test_history_protects_agents_from_deletion_by_any_code_path(world):
         agent.delete()
     assert AgentToken.objects.filter(agent=agent).exists()
     assert DeployTask.objects.filter(agent=agent).exists()
+
+
+def twin_url(name: str, args: str, label: str) -> str:
+    """Return the admin URL `name` for a fresh agent (with a token and a failed deploy)."""
+    if not args:
+        url = reverse(name)
+        return url + "?_idempotency_key=twin-k" if name.endswith("deploy_new") else url
+    agent = agent_create(display_name=f"Twin {label}")
+    token_services.token_issue(agent=agent)
+    from deploys.services import deploy_existing
+
+    task = deploy_existing(agent=agent)
+    DeployTask.objects.filter(pk=task.pk).update(state="failed")
+    Agent.objects.filter(pk=agent.pk).update(status="failed")
+    values = {"agent": agent.pk, "task": task.pk, "issue": "issue", "rotate": "rotate",
+              "revoke": "revoke"}
+    return reverse(name, args=[values[arg] for arg in args.split(",")])
+
+
+TWIN_DATA = {"display_name": "Twin Changed", "color": "#888888", "framework": "f", "model": "m",
+             "_idempotency_key": "twin-walk"}
+
+
+@pytest.mark.parametrize("role", [role for role in ROLES if role != "agent"])
+def test_every_admin_twin_answers_each_role_as_the_table_says(role, make_user, settings):
+    settings.DEPLOY_BACKEND = ""
+    settings.DEPLOY_COMMAND = ""
+    user = make_user(role, superuser=role == "superuser", perms=ROLE_PERMS.get(role, ()))
+    user.is_staff = role in STAFF_ROLES or role == "superuser"
+    user.save()
+    client = client_for(user)
+    index = 0
+    for act, twins in ADMIN_TWINS.items():
+        for method, name, args in twins:
+            index += 1
+            url = twin_url(name, args, f"{role} {index}")
+            response = getattr(client, method)(url, TWIN_DATA if method == "post" else None)
+            said = (role, act, method, url, response.status_code)
+            to_login = response.status_code == 302 and "/login/" in response["Location"]
+            if may(role, act):
+                assert response.status_code in (200, 302) and not to_login, said
+            elif user.is_staff:
+                assert response.status_code == 403, said
+            else:
+                assert to_login, said

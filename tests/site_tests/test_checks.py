@@ -30,6 +30,11 @@ from tests.site_tests.test_settings import PRODUCTION_ENV, run_manage
     ("TOKENS_AGENT_TOKEN_TTL_SECONDS", "-1", "TOKENS_AGENT_TOKEN_TTL_SECONDS must be >= 0"),
     ("IDEMPOTENCY_WAIT_SECONDS", "0", "IDEMPOTENCY_WAIT_SECONDS must be a positive number"),
     ("DEPLOY_BACKEND", "carrier-pigeon", "DEPLOY_BACKEND"),
+    ("DEBUG", "1", "DEBUG is on in production"),
+    ("ALLOWED_HOSTS", "taos.example.org,*", "ALLOWED_HOSTS is '*'"),
+    ("TAOS_TRUSTED_PROXIES", "10.0.0.5,0.0.0.0/0", "TAOS_TRUSTED_PROXIES trusts every address"),
+    ("TAOS_TRUSTED_PROXIES", "::/0", "TAOS_TRUSTED_PROXIES trusts every address (::/0)"),
+    ("TAOS_AUTH_LOCKOUT_SECONDS", "59", "TAOS_AUTH_LOCKOUT_SECONDS is 59, under a minute"),
 ])
 def test_check_deploy_fails_for_each_bad_setting(variable, value, message):
     result = run_manage("check", "--deploy", "--fail-level", "WARNING",
@@ -37,6 +42,16 @@ def test_check_deploy_fails_for_each_bad_setting(variable, value, message):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert message in output, output
+
+
+@pytest.mark.parametrize(("variable", "value"), [
+    ("DEBUG", "1"), ("ALLOWED_HOSTS", "*"), ("TAOS_TRUSTED_PROXIES", "0.0.0.0/0"),
+    ("TAOS_AUTH_LOCKOUT_SECONDS", "30"),
+])
+def test_the_embedded_default_keeps_its_development_freedoms(variable, value):
+    result = run_manage("check", "--deploy", env={variable: value})
+    output = result.stdout + result.stderr
+    assert "taos.E020" not in output and "taos.E021" not in output, output
 
 
 def test_sqlite_busy_timeout_is_checked():

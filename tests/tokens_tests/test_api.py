@@ -102,12 +102,15 @@ def test_anonymous_is_401(anon, agent):
         assert getattr(anon, method)(target, content_type=JSON).status_code == 401
 
 
-def test_posts_that_a_cross_site_form_could_send_are_refused(token_api, agent):
+def test_posts_that_a_cross_site_form_could_send_are_refused(token_admin, agent):
+    # A browser's session: its CSRF check is not skipped as the test client's is.
+    browser = APIClient(enforce_csrf_checks=True)
+    browser.force_login(token_admin)
     for content_type in (None, "application/x-www-form-urlencoded", "multipart/form-data",
                          "text/plain"):
         for target in (url(agent), url(agent, rotate=True)):
             kwargs = {"content_type": content_type} if content_type else {}
-            response = token_api.post(target, **kwargs)
+            response = browser.post(target, **kwargs)
             assert response.status_code == 415, (content_type, target)
             assert response.json()["code"] == "unsupported_media_type"
     assert not AgentToken.objects.filter(agent=agent).exists()
