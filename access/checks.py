@@ -24,7 +24,11 @@ MAX_FAILURE_LIMIT = 1000
 # (setting, smallest, largest): each counted slot is a cache key a password check reads.
 LOCKOUT_BOUNDS = (("TAOS_AUTH_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
                   ("TAOS_AUTH_USER_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
-                  ("TAOS_AUTH_LOCKOUT_SECONDS", 1, None))
+                  ("TAOS_AUTH_DEVICE_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
+                  ("TAOS_AUTH_LOCKOUT_SECONDS", 1, None),
+                  ("TAOS_DEVICE_COOKIE_AGE", 1, None))
+# The migration that makes the database cache's table (access/migrations/).
+CACHE_TABLE_MIGRATION = ("access", "0001_database_cache_table")
 
 
 def weak_secret(value: str, *, min_length: int) -> str | None:
@@ -102,3 +106,39 @@ def check_production_secret_key(app_configs: Any = None, **kwargs: Any) -> list[
         f"SECRET_KEY is too weak for production: {reason}.",
         hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(50))'",
         id="taos.E006")]
+
+
+def check_lockout_cache_table(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The lockout counts in the default cache: a database cache needs its table.
+
+    Without it every failed login would go uncounted (access/lockout.py lets
+    authentication through when the cache fails). Said only once the
+    migration that makes the table has run (before, `migrate` is about to
+    make it: this check runs first), and not when the database cannot be
+    reached (nothing then answers at all).
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.db import BaseDatabaseCache
+    from django.db import DatabaseError, connections, router
+    from django.db.migrations.recorder import MigrationRecorder
+
+    try:
+        cache = caches["default"]
+    except Exception:  # a bad CACHES setting: taos.E005 and Django's own checks say why
+        return []
+    if not isinstance(cache, BaseDatabaseCache):
+        return []
+    connection = connections[router.db_for_write(cache.cache_model_class)]
+    try:
+        with connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+        if cache._table in tables:
+            return []
+        if CACHE_TABLE_MIGRATION not in MigrationRecorder(connection).applied_migrations():
+            return []
+    except DatabaseError:
+        return []
+    return [checks.Error(
+        f"The database cache's table {cache._table!r} is missing: failed logins would not be "
+        f"counted, and the lockout would never apply.",
+        hint="Run: python manage.py createcachetable (or set REDIS_URL).", id="taos.E030")]
