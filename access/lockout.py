@@ -255,6 +255,10 @@ def clear(*, address: str | None = None, accounts: list[str] = ()) -> list[Clear
     if address is not None:
         counters.append(Counter("addr", address, settings.TAOS_AUTH_FAILURE_LIMIT))
     counters += [Counter("user", key, settings.TAOS_AUTH_USER_FAILURE_LIMIT) for key in accounts]
+    if cache.add(f"{KEY_PREFIX}:probe", 1, timeout=1) is None:
+        # django-redis with IGNORE_EXCEPTIONS answers an outage with None (and
+        # get_many with {}): "nothing to clear" would be a lie.
+        raise ConnectionError("the cache did not answer")
     taken = cache.get_many([key for counter in counters for key in counter.keys])
     found = []
     for counter in counters:

@@ -84,3 +84,16 @@ def test_clearing_a_user_clears_every_spelling_of_it(db, settings):
 def test_bad_arguments_are_refused(db, args, message):
     with pytest.raises(CommandError, match=message):
         clear(*args)
+
+
+def test_a_cache_outage_is_an_error_not_nothing_to_clear(db, monkeypatch):
+    class Down:  # django-redis with IGNORE_EXCEPTIONS: None and empty answers
+        def add(self, *args, **kwargs):
+            return None
+
+        def get_many(self, keys):
+            return {}
+
+    monkeypatch.setattr("access.lockout.cache", Down())
+    with pytest.raises(CommandError, match="unavailable .*nothing was cleared"):
+        clear("--user", "operator")
