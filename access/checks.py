@@ -129,6 +129,8 @@ def check_lockout_cache_table(app_configs: Any = None, **kwargs: Any) -> list[ch
     if not isinstance(cache, BaseDatabaseCache):
         return []
     connection = connections[router.db_for_write(cache.cache_model_class)]
+    if connection.vendor == "sqlite" and not _sqlite_file_exists(connection.settings_dict["NAME"]):
+        return []  # no database yet (and connecting would make an empty one): migrate comes
     try:
         with connection.cursor() as cursor:
             tables = connection.introspection.table_names(cursor)
@@ -142,3 +144,10 @@ def check_lockout_cache_table(app_configs: Any = None, **kwargs: Any) -> list[ch
         f"The database cache's table {cache._table!r} is missing: failed logins would not be "
         f"counted, and the lockout would never apply.",
         hint="Run: python manage.py createcachetable (or set REDIS_URL).", id="taos.E030")]
+
+
+def _sqlite_file_exists(name: Any) -> bool:
+    from pathlib import Path
+
+    text = str(name)
+    return text == ":memory:" or text.startswith("file:") or Path(text).exists()

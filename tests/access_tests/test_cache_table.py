@@ -31,6 +31,7 @@ def run(tmp_path: Path, *args: str):
 def test_migrate_alone_makes_the_cache_table_and_check_passes(tmp_path):
     code, output = run(tmp_path, "check")
     assert code == 0, output  # a fresh database: migrate is still to come
+    assert not (tmp_path / "db.sqlite3").exists()  # and check made no empty one
     code, output = run(tmp_path, "migrate", "--noinput")
     assert code == 0, output
     assert TABLE in tables(tmp_path)
