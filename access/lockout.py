@@ -36,7 +36,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -244,7 +244,7 @@ class Cleared:
     locked_out: bool
 
 
-def clear(*, address: str | None = None, accounts: list[str] = ()) -> list[Cleared]:
+def clear(*, address: str | None = None, accounts: Sequence[str] = ()) -> list[Cleared]:
     """Forget the failures of `address` and of the account keys `accounts`.
 
     An account's device counts start afresh too (its epoch moves on).
