@@ -32,9 +32,11 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
+# migrate makes the cache table too (access/migrations); createcachetable first
+# remakes a lost one, which migrate's checks would otherwise refuse (taos.E030).
 migrate: install
-	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py createcachetable
+	$(BIN)/python manage.py migrate --noinput
 
 ## run: set up the embedded default (SQLite under var/) and serve with gunicorn;
 ## its master forks one task worker (deploy jobs, TAOS_DEPLOY_WORKERS), keeps it

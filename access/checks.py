@@ -7,6 +7,7 @@ Each message names the environment variable to fix.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,7 +27,11 @@ PRODUCTION_MIN_LOCKOUT_SECONDS = 60
 # (setting, smallest, largest): each counted slot is a cache key a password check reads.
 LOCKOUT_BOUNDS = (("TAOS_AUTH_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
                   ("TAOS_AUTH_USER_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
-                  ("TAOS_AUTH_LOCKOUT_SECONDS", 1, None))
+                  ("TAOS_AUTH_DEVICE_FAILURE_LIMIT", 1, MAX_FAILURE_LIMIT),
+                  ("TAOS_AUTH_LOCKOUT_SECONDS", 1, None),
+                  ("TAOS_DEVICE_COOKIE_AGE", 1, None))
+# The migration that makes the database cache's table (access/migrations/).
+CACHE_TABLE_MIGRATION = ("access", "0001_database_cache_table")
 
 
 def weak_secret(value: str, *, min_length: int) -> str | None:
@@ -131,3 +136,54 @@ def check_production_access_settings(app_configs: Any = None,
             hint=f"Use at least {PRODUCTION_MIN_LOCKOUT_SECONDS} (the default is 900).",
             id="taos.E020", obj="TAOS_AUTH_LOCKOUT_SECONDS"))
     return messages
+
+
+def check_lockout_cache_table(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The lockout counts in the default cache: a database cache needs its table.
+
+    Without it every failed login would go uncounted (access/lockout.py lets
+    authentication through when the cache fails). Said only once the
+    migration that makes the table has run (before, `migrate` is about to
+    make it: this check runs first), and not when the database cannot be
+    reached (nothing then answers at all).
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.db import BaseDatabaseCache
+    from django.db import DatabaseError, connections, router
+    from django.db.migrations.recorder import MigrationRecorder
+
+    try:
+        cache = caches["default"]
+    except Exception:  # a bad CACHES setting: taos.E005 and Django's own checks say why
+        return []
+    if not isinstance(cache, BaseDatabaseCache):
+        return []
+    connection = connections[router.db_for_write(cache.cache_model_class)]
+    if database_file_missing(connection):
+        return []  # no database yet (and connecting would make an empty one): migrate comes
+    try:
+        with connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+        if cache._table in tables:
+            return []
+        if CACHE_TABLE_MIGRATION not in MigrationRecorder(connection).applied_migrations():
+            return []
+    except DatabaseError:
+        return []
+    return [checks.Error(
+        f"The database cache's table {cache._table!r} is missing: failed logins would not be "
+        f"counted, and the lockout would never apply.",
+        hint="Run: python manage.py createcachetable (or set REDIS_URL).", id="taos.E030")]
+
+
+def database_file_missing(connection: Any) -> bool:
+    """Return whether the embedded default's SQLite file does not exist yet.
+
+    Connecting would make an empty one, so checks that read the database
+    skip it until `migrate` made it. A production database (DATABASE_URL)
+    is never "missing" here: its checks report an unreachable server.
+    """
+    if settings.DATABASE_URL:
+        return False
+    name = str(connection.settings_dict["NAME"])
+    return not (name == ":memory:" or name.startswith("file:") or Path(name).exists())

@@ -5,12 +5,14 @@ locked-out login answers.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from access.client_address import client_address
 from access.lockout import LockedOut
 
 SESSION_KEY_RE = re.compile(r"[a-z0-9]{32}")
@@ -43,6 +45,12 @@ class LoginLockoutMiddleware:
     and the login view; the login form alone would say "wrong password",
     which is not true and invites another try. The API's Basic
     authentication answers its own 429 (access/basic_auth.py).
+
+    The page's context: `retry_after` and `minutes` (the wait), `scope`
+    (what is locked out: "address", "user" or "device"), `address` and
+    `username` (as the client sent it), and the commands that let the site's
+    owner in at once: `clear_user_command`, `clear_address_command` and
+    `changepassword_command` (for when the password may be known).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
@@ -55,8 +63,22 @@ class LoginLockoutMiddleware:
         if not isinstance(exception, LockedOut):
             return None
         page = TemplateResponse(request, "access/locked_out.html",
-                                {"retry_after": exception.retry_after,
-                                 "minutes": max(1, -(-exception.retry_after // 60))},
-                                status=429)
+                                _page_context(request, exception), status=429)
         page["Retry-After"] = str(exception.retry_after)
         return page.render()
+
+
+def _page_context(request: HttpRequest, exception: LockedOut) -> dict[str, object]:
+    address = client_address(request)
+    username = request.POST.get("username", "") if request.method == "POST" else ""
+    name = shlex.quote(username) if username else "NAME"
+    return {
+        "retry_after": exception.retry_after,
+        "minutes": max(1, -(-exception.retry_after // 60)),
+        "scope": exception.scope,
+        "address": address,
+        "username": username,
+        "clear_user_command": f"python manage.py clear_lockout --user {name}",
+        "clear_address_command": f"python manage.py clear_lockout --address {address}",
+        "changepassword_command": f"python manage.py changepassword {name}",
+    }

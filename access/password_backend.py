@@ -1,8 +1,12 @@
-"""The password backend: Django's ModelBackend behind the failed-login lockout.
+"""The password backend: Django's ModelBackend behind the failed-login lockout, with exact names.
 
 Every password check goes through `authenticate()`, the admin login and
 HTTP Basic on the API alike, so the lockout sits here, in front of the
-hasher (which also runs for unknown user names). A locked-out check never
+hasher (which also runs for unknown user names). A name logs in only as the
+account it spells exactly, on every engine (access/accounts.py: MariaDB's
+collation would let `Admin` and `admin ` in as `admin`); its failures count
+under the account, or under the client's device when it presents a valid
+device cookie for that account (access/device_cookie.py). A locked-out check never
 reaches it: the backend raises `access.lockout.LockedOut`, which
 `authenticate()` does not catch (it stops only on PermissionDenied), so the
 lockout reaches its caller as a value: the admin login answers it with 429
@@ -28,29 +32,42 @@ from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
 from django.http import HttpRequest
 
-from access import lockout
+from access import accounts, device_cookie, lockout
 from access.client_address import client_address
+
 
 class LockoutModelBackend(ModelBackend):
     def authenticate(self, request: HttpRequest | None, username: str | None = None,
                      password: str | None = None, **kwargs: Any) -> Any:
-        if request is None or password is None:
+        if username is None:
+            username = kwargs.get(self._username_field())
+        if username is None or password is None:
+            return None  # as ModelBackend: not a password check
+        name = str(username)
+        account = accounts.resolve(name)
+        if request is None:
             # Not a client's attempt (a management command, a test helper).
-            return super().authenticate(request, username, password, **kwargs)
-        name = username if username is not None else str(kwargs.get(self._username_field(), ""))
+            return self._check_password(account.user, password)
         path = getattr(request, "path", "")
         method = "basic" if path.startswith("/api/") else "login"
+        device = (device_cookie.request_nonce(request, account.user.pk)
+                  if account.user is not None else None)
         # Raises lockout.LockedOut, out of authenticate(), before the hasher runs.
         with lockout.password_attempt(method=method, address=client_address(request),
-                                      username=name) as attempt:
-            if "\x00" in name:
-                # No user has one (forms refuse NUL) and PostgreSQL cannot
-                # even compare it: a failure, at the cost of a real one.
-                self._unknown_user_cost(password)
-                return None
-            user = super().authenticate(request, username, password, **kwargs)
+                                      username=name, account=account.key,
+                                      device=device) as attempt:
+            user = self._check_password(account.user, password)
             attempt.succeeded = user is not None
             return user
+
+    def _check_password(self, user: Any, password: str) -> Any:
+        """Return `user` if `password` is theirs and they may log in; run the hasher once either way."""
+        if user is None:
+            self._unknown_user_cost(password)  # as ModelBackend: the same time either way
+            return None
+        if user.check_password(password) and self.user_can_authenticate(user):
+            return user
+        return None
 
     def get_all_permissions(self, user_obj: Any, obj: Any = None) -> set[str]:
         """Return ModelBackend's set ("app_label.codename"), read in one query."""

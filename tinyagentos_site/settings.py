@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "access.middleware.LoginLockoutMiddleware",
+    # A client that logs in with a password gets a device cookie (access/device_cookie.py).
+    "access.device_cookie.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Reads the body of a request with an Idempotency-Key before anything can
@@ -412,6 +414,10 @@ TAOS_BASIC_AUTH_CHECKS_PER_SECOND = env_int("TAOS_BASIC_AUTH_CHECKS_PER_SECOND",
 TAOS_AUTH_FAILURE_LIMIT = env_int("TAOS_AUTH_FAILURE_LIMIT", 10)
 TAOS_AUTH_USER_FAILURE_LIMIT = env_int("TAOS_AUTH_USER_FAILURE_LIMIT", 30)
 TAOS_AUTH_LOCKOUT_SECONDS = env_int("TAOS_AUTH_LOCKOUT_SECONDS", 900)
+# A client with a device cookie for the user (from an earlier login) counts
+# against its own limit instead of the user's: others' failures do not lock it out.
+TAOS_AUTH_DEVICE_FAILURE_LIMIT = env_int("TAOS_AUTH_DEVICE_FAILURE_LIMIT", 10)
+TAOS_DEVICE_COOKIE_AGE = env_int("TAOS_DEVICE_COOKIE_AGE", 180 * 24 * 3600)
 # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed, for
 # the client address of lockouts and rate limits; default none.
 TAOS_TRUSTED_PROXIES = env_list("TAOS_TRUSTED_PROXIES", [])

@@ -9,12 +9,12 @@ whose pepper is not that one, instead of letting every agent fail.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
 
+from access.checks import database_file_missing
 from tokens import crypto
 from tokens.models import AgentToken, OperatorToken, PepperFingerprint
 
@@ -51,8 +51,7 @@ def pepper_state() -> PepperState | None:
     misconfigured, or the embedded default's SQLite file does not exist
     (opening it would make it).
     """
-    database = connection.settings_dict
-    if not settings.DATABASE_URL and not _sqlite_file_exists(database["NAME"]):
+    if database_file_missing(connection):
         return None
     try:
         row = PepperFingerprint.objects.filter(pk=1).values_list("fingerprint", flat=True).first()
@@ -60,8 +59,3 @@ def pepper_state() -> PepperState | None:
     except (DatabaseError, ImproperlyConfigured):  # the site's own checks say why
         return None
     return PepperState(recorded=row, tokens=tokens)
-
-
-def _sqlite_file_exists(name: object) -> bool:
-    text = str(name)
-    return text == ":memory:" or text.startswith("file:") or Path(text).exists()

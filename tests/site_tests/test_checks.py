@@ -14,6 +14,8 @@ from tests.site_tests.test_settings import PRODUCTION_ENV, run_manage
     ("TAOS_AUTH_FAILURE_LIMIT", "100000", "TAOS_AUTH_FAILURE_LIMIT must be an integer from 1"),
     ("TAOS_AUTH_USER_FAILURE_LIMIT", "-3", "TAOS_AUTH_USER_FAILURE_LIMIT must be"),
     ("TAOS_AUTH_LOCKOUT_SECONDS", "0", "TAOS_AUTH_LOCKOUT_SECONDS must be an integer >= 1"),
+    ("TAOS_AUTH_DEVICE_FAILURE_LIMIT", "0", "TAOS_AUTH_DEVICE_FAILURE_LIMIT must be an integer"),
+    ("TAOS_DEVICE_COOKIE_AGE", "0", "TAOS_DEVICE_COOKIE_AGE must be an integer >= 1"),
     ("TAOS_AUTH_LOCKOUT_SECONDS", "soon", "TAOS_AUTH_LOCKOUT_SECONDS must be an integer"),
     ("TAOS_TRUSTED_PROXIES", "10.0.0.1,lb.example.org", "TAOS_TRUSTED_PROXIES: 'lb.example.org'"),
     ("TAOS_MAX_BODY_BYTES", "0", "TAOS_MAX_BODY_BYTES must be"),
