@@ -11,7 +11,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.contrib.admin import helpers
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from agents import services
@@ -55,6 +57,42 @@ class StatusListFilter(admin.SimpleListFilter):
         if value is None or value == self.ALL:
             return queryset
         return queryset.filter(status=value)
+
+
+CONFIRM_TEMPLATE = "admin/taos/confirm.html"
+# What a list action's confirmation page posts back, as Django's delete_selected does.
+CONFIRMED = "post"
+
+
+def confirmation_page(model_admin: admin.ModelAdmin, request: HttpRequest, *, act: str,
+                      title: str, question: str, objects: list[str], confirm_label: str,
+                      cancel_url: str, consequence: str = "", form_action: str = "",
+                      hidden: list[tuple[str, str]] | None = None,
+                      original: object = None) -> HttpResponse:
+    """Render "Are you sure?" for a destructive act, with a confirm button and a Cancel link."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts, "title": title, "act": act, "question": question,
+        "objects": objects, "consequence": consequence, "confirm_label": confirm_label,
+        "cancel_url": cancel_url, "form_action": form_action, "hidden": hidden or [],
+        "original": original,
+    }
+    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+
+def confirm_action(model_admin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet, *,
+                   act: str, question: str, confirm_label: str, consequence: str = ""
+                   ) -> HttpResponse | None:
+    """Return the confirmation page of a list action, or None once the user confirmed it."""
+    if request.POST.get(CONFIRMED) == "yes":
+        return None
+    hidden = [("action", act), (CONFIRMED, "yes"),
+              *((helpers.ACTION_CHECKBOX_NAME, str(pk))
+                for pk in queryset.values_list("pk", flat=True))]
+    return confirmation_page(
+        model_admin, request, act=act, title=question, question=question,
+        objects=[str(obj) for obj in queryset], consequence=consequence,
+        confirm_label=confirm_label, cancel_url=request.get_full_path(), hidden=hidden)
 
 
 def status_badge(status: str, label: str) -> str:
@@ -102,9 +140,18 @@ class AgentAdmin(IdempotentAddMixin, admin.ModelAdmin):
             obj.refresh_from_db()
 
     @admin.action(description="Archive selected agents", permissions=["change"])
-    def archive(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+    def archive(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse | None:
+        asking = confirm_action(
+            self, request, queryset, act="archive", question="Archive these agents?",
+            confirm_label="Yes, archive them",
+            consequence="Archiving keeps each agent, its slug, its tokens and its deploy "
+                        "history, hides it from the default list and stops its deploys. Its "
+                        "token is not revoked: revoke it from the agent's page or the token list.")
+        if asking is not None:
+            return asking
         with transaction.atomic():
             archived = services.agents_archive(queryset=queryset)
             for agent in archived:
                 self.log_change(request, agent, [changed(agent, "status")])
         self.message_user(request, f"Archived {len(archived)} agent(s).", messages.SUCCESS)
+        return None
