@@ -23,10 +23,17 @@ from idempotency.forms import IdempotentAddMixin
 from agents.admin_log import changed
 
 
+class ColorInput(forms.TextInput):
+    """The browser's colour picker: a swatch of the colour, with its #rrggbb value."""
+
+    input_type = "color"
+
+
 class AgentAdminForm(forms.ModelForm):
     class Meta:
         model = Agent
         fields = "__all__"
+        widgets = {"color": ColorInput}
 
     def clean_display_name(self) -> str:
         return clean_display_name(self.cleaned_data["display_name"])

@@ -23,6 +23,8 @@ class ConsoleSite(admin.AdminSite):
     site_title = "TinyAgentOS"
     index_title = "Agents, tokens and deploys"
     index_template = "admin/console/index.html"
+    # No "View site" link: the site has no page at "/" (the API's docs are at /api/docs/).
+    site_url = None
 
     def index(self, request: HttpRequest,
               extra_context: dict[str, Any] | None = None) -> TemplateResponse:

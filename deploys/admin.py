@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -236,9 +237,13 @@ class AgentDeployPanelMixin:
 
     def _render_deploy_new(self, request: HttpRequest, form: forms.Form,
                            key: str = "") -> HttpResponse:
+        # The admin's own form layout (labels, required marks, help, errors).
+        adminform = helpers.AdminForm(form, [(None, {"fields": list(form.fields)})],
+                                      prepopulated_fields={}, model_admin=self)
         context = {
             **self.admin_site.each_context(request),
             "title": "Deploy new agent", "opts": self.opts, "form": form,
+            "adminform": adminform, "errors": helpers.AdminErrorList(form, []),
             "form_key": key or request.POST.get(FORM_KEY_FIELD) or new_form_key(),
             "form_key_field": FORM_KEY_FIELD,
             **no_backend_context(),

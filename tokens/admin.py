@@ -263,6 +263,13 @@ class OperatorTokenAdmin(SecretPageMixin, admin.ModelAdmin):
             kwargs.setdefault("initial", request.user.pk)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "user" and formfield is not None:
+            # A token form is no place to delete a user (the red cross Django adds).
+            formfield.widget.can_delete_related = False
+        return formfield
+
     def issue(self, request: HttpRequest, form: OperatorTokenAddForm
               ) -> services.IssuedOperatorToken:
         data = form.cleaned_data
