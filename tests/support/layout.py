@@ -1,4 +1,4 @@
-"""Layout checks for admin pages in a real browser: overflow, hidden columns, the admin's CSS.
+"""Layout checks for admin pages in a real browser: overflow, hidden columns, headings, CSS.
 
 Each check runs in the page (Playwright's `page.evaluate`) and returns what is
 wrong as a list of strings, empty when all is well, so a failure names the
@@ -68,6 +68,19 @@ COLUMNS_JS = """() => {
   return wrong;
 }"""
 
+# A module's heading is one bar: a taller box means it runs behind something else
+# (a panel after a floating form: the "empty blue bar").
+HEADINGS_JS = """() => {
+  const wrong = [];
+  for (const heading of document.querySelectorAll(".module h2, .module caption")) {
+    const box = heading.getBoundingClientRect();
+    if (box.height > 80) {
+      wrong.push(`heading "${heading.textContent.trim()}" is ${Math.round(box.height)}px tall`);
+    }
+  }
+  return wrong;
+}"""
+
 # The admin's stylesheets are linked and applied (the header has its colour),
 # and the console's own stylesheet is loaded.
 CSS_JS = """() => {
@@ -97,7 +110,8 @@ BRIGHTNESS_JS = """() => {
 
 def layout_problems(page) -> list[str]:
     """Return what is wrong with the page's layout: overflow, hidden columns, missing CSS."""
-    return [*page.evaluate(OVERFLOW_JS), *page.evaluate(COLUMNS_JS), *page.evaluate(CSS_JS)]
+    return [*page.evaluate(OVERFLOW_JS), *page.evaluate(COLUMNS_JS),
+            *page.evaluate(HEADINGS_JS), *page.evaluate(CSS_JS)]
 
 
 def brightness(page) -> float:
