@@ -50,6 +50,33 @@ pidfile = os.environ.get("TAOS_PIDFILE") or None
 deploy_workers = int(os.environ.get("TAOS_DEPLOY_WORKERS") or 1)
 
 
+def on_starting(server):
+    """Before binding: a taken address fails at once, naming the setting that moves it.
+
+    gunicorn alone retries for five seconds and says only "Connection in use".
+    """
+    import errno
+    import socket
+
+    for address in bind:
+        host, _, port = address.rpartition(":")
+        if not port.isdigit() or address.startswith("unix:"):
+            continue
+        host = host.strip("[]") or "0.0.0.0"
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, int(port)))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                server.log.error(
+                    "%s is already in use by another program. Set TAOS_BIND to another "
+                    "address, e.g. TAOS_BIND=127.0.0.1:8001 make run", address)
+                raise SystemExit(1) from None
+
+
 def when_ready(server):
     """Before the first fork: close the master's database connections, freeze its objects.
 

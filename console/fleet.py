@@ -14,6 +14,7 @@ from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from agents.models import Agent
+from deploys.backends import DEPLOY_DOCS, NO_BACKEND_HELP, NO_BACKEND_REASON, backend_name
 from deploys.models import DeployTask
 from idempotency.models import IdempotencyRecord
 from tokens.models import AgentToken, OperatorToken
@@ -36,6 +37,7 @@ def fleet_summary() -> dict[str, Any]:
         in_flight=Count("pk", filter=Q(state__in=DeployTask.ACTIVE_STATES)),
         failed_recently=Count("pk", filter=Q(state=DeployTask.State.FAILED,
                                              finished_at__gte=now - RECENT)),
+        skipped=Count("pk", filter=Q(state=DeployTask.State.SKIPPED)),
     )
     cutoff = now - UNUSED
     keys = IdempotencyRecord.objects.aggregate(
@@ -43,9 +45,18 @@ def fleet_summary() -> dict[str, Any]:
     return {
         "agents_by_status": [(label, by_status.get(value, 0))
                              for value, label in Agent.Status.choices],
+        # The same with each status's value, for the links into the filtered list.
+        "agents_by_status_value": [(value, label, by_status.get(value, 0))
+                                   for value, label in Agent.Status.choices],
         "agents_total": sum(by_status.values()),
         "deploys_in_flight": deploys["in_flight"],
         "deploys_failed_recently": deploys["failed_recently"],
+        "deploys_skipped": deploys["skipped"],
+        # Empty when deploys cannot run: the index says what to set.
+        "deploy_backend": backend_name(),
+        "no_backend_reason": NO_BACKEND_REASON,
+        "no_backend_help": NO_BACKEND_HELP,
+        "deploy_docs": DEPLOY_DOCS,
         "agents_without_token": live_agents.filter(~Exists(active_token)).count(),
         "agent_tokens_unused": AgentToken.objects.active().filter(_unused_since(cutoff)).count(),
         "operator_tokens_unused": OperatorToken.objects.active().filter(

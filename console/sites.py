@@ -23,6 +23,12 @@ class ConsoleSite(admin.AdminSite):
     site_title = "TinyAgentOS"
     index_title = "Agents, tokens and deploys"
     index_template = "admin/console/index.html"
+    # No "View site" link: the site has no page at "/" (the API's docs are at /api/docs/).
+    site_url = None
+    # No app sidebar beside every page: at 1280 px it takes 300 px, and a list
+    # with its filter panel then scrolls its last columns out of view. The
+    # index lists the apps; the breadcrumbs lead back to it.
+    enable_nav_sidebar = False
 
     def index(self, request: HttpRequest,
               extra_context: dict[str, Any] | None = None) -> TemplateResponse:

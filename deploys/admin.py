@@ -12,6 +12,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -24,11 +25,12 @@ from django.http import (
 )
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.html import format_html
 
 from agents.admin import AgentAdminForm
 from agents.models import Agent
 from deploys import services
-from deploys.backends import NO_BACKEND_REASON, backend_name
+from deploys.backends import DEPLOY_DOCS, NO_BACKEND_HELP, NO_BACKEND_REASON, backend_name
 from deploys.models import DeployTask
 from idempotency.forms import (
     FORM_KEY_FIELD,
@@ -47,6 +49,17 @@ RECENT_DEPLOYS = 5
 # What a retry changes, as the admin's log names it (the times and log reset with it).
 RETRY_CHANGES = ("state",)
 LOG_TAIL_SHOWN_CHARS = 2000
+
+
+def state_badge(state: str, text: str = "") -> str:
+    """Return a deploy state as a coloured badge that says it in words (and `text`, if any)."""
+    return format_html('<span class="taos-badge taos-state-{}">{}</span>', state, text or state)
+
+
+def no_backend_context() -> dict[str, Any]:
+    """Return what a page needs to say that deploys cannot run, and what to set."""
+    return {"backend": backend_name(), "no_backend_reason": NO_BACKEND_REASON,
+            "no_backend_help": NO_BACKEND_HELP, "deploy_docs": DEPLOY_DOCS}
 
 
 class DeployNewAgentForm(AgentAdminForm):
@@ -116,10 +129,12 @@ class AgentDeployPanelMixin:
         may_view = user_may(request.user, Act.DEPLOY_VIEW)
         tasks = list(agent.deploy_tasks.order_by("-created_at", "-id")[:RECENT_DEPLOYS]
                      ) if may_view else []
+        # The agent's own deploy numbers (its first deploy is 1), not the global ids.
+        count = agent.deploy_tasks.count() if tasks else 0
         active = any(task.state in DeployTask.ACTIVE_STATES and not task.stale_reason
                      for task in tasks)
         rows = [{
-            "task": task, "stale": task.stale_reason,
+            "task": task, "stale": task.stale_reason, "number": count - index,
             "log_tail": task.log_tail[-LOG_TAIL_SHOWN_CHARS:],
             "retryable": index == 0 and (task.state in services.RETRYABLE_STATES
                                          or bool(task.stale_reason)),
@@ -129,15 +144,23 @@ class AgentDeployPanelMixin:
             "may_deploy": self.may_deploy(request) and not active
             and agent.status in services.DEPLOYABLE_STATUSES,
             "may_retry": self.may_retry(request) and agent.status != Agent.Status.ARCHIVED,
-            "backend": backend_name(), "no_backend_reason": NO_BACKEND_REASON,
+            "any_skipped": any(task.state == DeployTask.State.SKIPPED for task in tasks),
+            **no_backend_context(),
         }}
 
     # The buttons.
 
     def _said_deploy(self, task: DeployTask) -> str:
         if task.state == DeployTask.State.SKIPPED:
-            return f"Deploy #{task.pk} of {task.agent.name} skipped: {task.error}"
+            return (f"Deploy #{task.pk} of {task.agent.name} skipped: {task.error} "
+                    f"{NO_BACKEND_HELP} See {DEPLOY_DOCS}.")
         return f"Deploy #{task.pk} of {task.agent.name} queued."
+
+    def _tell_deploy(self, request: HttpRequest, task: DeployTask, prefix: str = "") -> None:
+        """Say what became of a deploy: a skipped one is a warning, never a success."""
+        level = (messages.WARNING if task.state == DeployTask.State.SKIPPED
+                 else messages.SUCCESS)
+        self.message_user(request, prefix + self._said_deploy(task), level)
 
     def _deploy_existing(self, request: HttpRequest, agent: Agent) -> DeployTask:
         """Deploy `agent` and log it on the agent, in one transaction."""
@@ -157,7 +180,7 @@ class AgentDeployPanelMixin:
         except ApiError as exc:
             self.message_user(request, f"Not deployed: {exc.detail}", messages.ERROR)
         else:
-            self.message_user(request, self._said_deploy(task), messages.SUCCESS)
+            self._tell_deploy(request, task)
         return HttpResponseRedirect(self.object_page(request, agent))
 
     def retry_view(self, request: HttpRequest, object_id: str, task_id: int) -> HttpResponse:
@@ -176,7 +199,7 @@ class AgentDeployPanelMixin:
         except ApiError as exc:
             self.message_user(request, f"Not retried: {exc.detail}", messages.ERROR)
         else:
-            self.message_user(request, f"Retried: {self._said_deploy(task)}", messages.SUCCESS)
+            self._tell_deploy(request, task, prefix="Retried: ")
         return HttpResponseRedirect(self.object_page(request, agent))
 
     def deploy_new_view(self, request: HttpRequest) -> HttpResponse:
@@ -203,7 +226,7 @@ class AgentDeployPanelMixin:
             except ApiError as exc:
                 form.add_error(None, str(exc.detail))
                 return self._render_deploy_new(request, form)
-            self.message_user(request, self._said_deploy(task), messages.SUCCESS)
+            self._tell_deploy(request, task)
             page = self.object_page(request, task.agent)
             record_created(request, location=page)
             return HttpResponseRedirect(page)
@@ -217,12 +240,16 @@ class AgentDeployPanelMixin:
 
     def _render_deploy_new(self, request: HttpRequest, form: forms.Form,
                            key: str = "") -> HttpResponse:
+        # The admin's own form layout (labels, required marks, help, errors).
+        adminform = helpers.AdminForm(form, [(None, {"fields": list(form.fields)})],
+                                      prepopulated_fields={}, model_admin=self)
         context = {
             **self.admin_site.each_context(request),
             "title": "Deploy new agent", "opts": self.opts, "form": form,
+            "adminform": adminform, "errors": helpers.AdminErrorList(form, []),
             "form_key": key or request.POST.get(FORM_KEY_FIELD) or new_form_key(),
             "form_key_field": FORM_KEY_FIELD,
-            "backend": backend_name(), "no_backend_reason": NO_BACKEND_REASON,
+            **no_backend_context(),
         }
         return TemplateResponse(request, self.deploy_new_template, context)
 
@@ -236,7 +263,7 @@ class AgentDeployPanelMixin:
                 self.message_user(request, f"Not deployed {agent.name}: {exc.detail}",
                                   messages.WARNING)
             else:
-                self.message_user(request, self._said_deploy(task), messages.SUCCESS)
+                self._tell_deploy(request, task)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
         latest = DeployTask.objects.filter(agent=OuterRef("pk")).order_by("-created_at", "-id")
@@ -249,16 +276,20 @@ class AgentDeployPanelMixin:
     def latest_deploy(self, obj: Agent) -> str:
         state = getattr(obj, "latest_deploy_state", None)
         if state is None:
-            return "never deployed"
+            return format_html('<span class="taos-badge">{}</span>', "never deployed")
         error = getattr(obj, "latest_deploy_error", "")
-        return f"{state}: {error}" if error else state
+        said = f"{state}: {error}" if error else state
+        # One line in the list (the whole text as its title); a long error would
+        # make the row tall and push the column under the filter panel.
+        return format_html('<span class="taos-badge taos-state-{} taos-latest-deploy" '
+                           'title="{}">{}</span>', state, said, said)
 
 
 @admin.register(DeployTask)
 class DeployTaskAdmin(admin.ModelAdmin):
     """Deploy tasks, read-only; failed, skipped or stale ones can be retried (and logged)."""
 
-    list_display = ["id", "agent", "state", "stale", "attempts", "backend", "started_at",
+    list_display = ["id", "agent", "state_badge", "stale", "attempts", "backend", "started_at",
                     "finished_at", "error"]
     list_filter = ["state", "backend"]
     search_fields = ["agent__name"]
@@ -277,31 +308,46 @@ class DeployTaskAdmin(admin.ModelAdmin):
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return user_may(request.user, Act.DEPLOY_RETRY)
 
-    @admin.display(description="stale", boolean=True)
-    def stale(self, obj: DeployTask) -> bool:
-        """Computed on read: the job is gone; a retry (or a sweep) marks it failed."""
-        return bool(obj.stale_reason)
+    @admin.display(description="state", ordering="state")
+    def state_badge(self, obj: DeployTask) -> str:
+        return state_badge(obj.state)
+
+    @admin.display(description="stale")
+    def stale(self, obj: DeployTask) -> str:
+        """Computed on read: the job is gone; a retry (or a sweep) marks it failed.
+
+        Said as a neutral yes or no: Django's boolean icons show a red cross for
+        "not stale", which reads as an error.
+        """
+        return state_badge("stale", "yes") if obj.stale_reason else "no"
 
     def changelist_view(self, request: HttpRequest,
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
         if not backend_name():
-            self.message_user(request, NO_BACKEND_REASON, messages.WARNING)
+            self.message_user(request, f"{NO_BACKEND_REASON} {NO_BACKEND_HELP} See {DEPLOY_DOCS}.",
+                              messages.WARNING)
         return super().changelist_view(request, extra_context)
 
     @admin.action(description="Retry selected failed (or skipped, or stale) deploys",
                   permissions=["retry"])
     def retry(self, request: HttpRequest, queryset: QuerySet[DeployTask]) -> None:
-        retried, refused = 0, []
+        retried, skipped, refused = 0, 0, []
         for task in queryset:
             try:
                 with transaction.atomic():
-                    services.deploy_retry(task=task)
+                    task = services.deploy_retry(task=task)
                     self.log_change(request, task, [changed(task, *RETRY_CHANGES)])
             except Conflict as exc:
                 refused.append(f"#{task.pk}: {exc.detail}")
             else:
-                retried += 1
+                if task.state == DeployTask.State.SKIPPED:
+                    skipped += 1
+                else:
+                    retried += 1
         if retried:
             self.message_user(request, f"Queued {retried} deploy(s) again.", messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Skipped {skipped} deploy(s) again: {NO_BACKEND_REASON} "
+                              f"{NO_BACKEND_HELP} See {DEPLOY_DOCS}.", messages.WARNING)
         for line in refused:
             self.message_user(request, f"Not retried {line}", messages.WARNING)

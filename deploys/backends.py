@@ -37,6 +37,13 @@ NO_BACKEND_REASON = (
     "No deploy backend is configured (DEPLOY_BACKEND is empty): the agent is "
     "registered but nothing was deployed."
 )
+# What the admin says beside NO_BACKEND_REASON: what to set, and where it is explained.
+NO_BACKEND_HELP = (
+    "To deploy, set DEPLOY_BACKEND=command and DEPLOY_COMMAND to the command that deploys "
+    "one agent (on TinyAgentOS hosts deploy/incus.sh), then restart the site and its "
+    "deploy workers."
+)
+DEPLOY_DOCS = "docs/deploy.md"
 # Environment variables a deploy command always gets from the worker's own
 # environment; everything else (DATABASE_URL, SECRET_KEY, ...) stays out.
 BASE_PASS_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")

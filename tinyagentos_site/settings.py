@@ -39,6 +39,8 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # First, so that its admin/base_site.html (the console's stylesheet) wins over Django's.
+    "console",
     # Django's admin, its default site the console's (console/sites.py ConsoleSite).
     "console.apps.ConsoleAdminConfig",
     "django.contrib.auth",
@@ -57,7 +59,6 @@ INSTALLED_APPS = [
     "tokens",
     "deploys",
     "idempotency",
-    "console",
 ]
 
 MIDDLEWARE = [

@@ -34,6 +34,7 @@ from idempotency.forms import (
     submit_once,
 )
 from access.permission_map import Act, user_may
+from agents.admin import confirm_action, confirmation_page
 from agents.admin_log import added, added_related, changed, changed_related
 from api.error_codes import ErrorCode
 from tokens import services
@@ -195,6 +196,15 @@ class AgentTokenAdmin(SecretPageMixin, admin.ModelAdmin):
     @admin.action(description="Rotate: new token for the selected tokens' agents",
                   permissions=["add", "change"])
     def rotate(self, request: HttpRequest, queryset: QuerySet[AgentToken]) -> HttpResponse:
+        asking = confirm_action(
+            self, request, queryset, act="rotate",
+            question="Rotate the tokens of these tokens' agents?",
+            confirm_label="Yes, rotate",
+            consequence="Each agent gets a new token, shown once on the next page; its active "
+                        "token stops working at once. Agents holding the old secret are locked "
+                        "out until they get the new one.")
+        if asking is not None:
+            return asking
         agents = [token.agent for token in queryset.select_related("agent")]
         with transaction.atomic():
             issued = services.tokens_rotate_agents(agents=agents, actor=request.user)
@@ -209,13 +219,21 @@ class AgentTokenAdmin(SecretPageMixin, admin.ModelAdmin):
         )
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[AgentToken]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[AgentToken]) -> HttpResponse | None:
+        asking = confirm_action(
+            self, request, queryset, act="revoke", question="Revoke these agent tokens?",
+            confirm_label="Yes, revoke",
+            consequence="A revoked token stops working at once and cannot be restored; its "
+                        "agent needs a new one (Issue on the agent's page).")
+        if asking is not None:
+            return asking
         with transaction.atomic():
             revoked = services.tokens_revoke_selected(tokens=list(queryset), actor=request.user,
                                                       reason="revoked in admin")
             for token in revoked:
                 self.log_change(request, token, [changed(token, *AGENT_TOKEN_REVOKED)])
         self.message_user(request, f"Revoked {len(revoked)} token(s).", messages.SUCCESS)
+        return None
 
 
 @admin.register(OperatorToken)
@@ -251,6 +269,13 @@ class OperatorTokenAdmin(SecretPageMixin, admin.ModelAdmin):
             kwargs.setdefault("initial", request.user.pk)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "user" and formfield is not None:
+            # A token form is no place to delete a user (the red cross Django adds).
+            formfield.widget.can_delete_related = False
+        return formfield
+
     def issue(self, request: HttpRequest, form: OperatorTokenAddForm
               ) -> services.IssuedOperatorToken:
         data = form.cleaned_data
@@ -259,7 +284,15 @@ class OperatorTokenAdmin(SecretPageMixin, admin.ModelAdmin):
                                               actor=request.user)
 
     @admin.action(description="Revoke selected tokens", permissions=["change"])
-    def revoke(self, request: HttpRequest, queryset: QuerySet[OperatorToken]) -> None:
+    def revoke(self, request: HttpRequest, queryset: QuerySet[OperatorToken]
+               ) -> HttpResponse | None:
+        asking = confirm_action(
+            self, request, queryset, act="revoke", question="Revoke these operator tokens?",
+            confirm_label="Yes, revoke",
+            consequence="A revoked token stops working at once and cannot be restored; "
+                        "scripts using it need a new one.")
+        if asking is not None:
+            return asking
         count = 0
         with transaction.atomic():
             for token in queryset:
@@ -267,6 +300,7 @@ class OperatorTokenAdmin(SecretPageMixin, admin.ModelAdmin):
                     self.log_change(request, token, [changed(token, *OPERATOR_TOKEN_REVOKED)])
                     count += 1
         self.message_user(request, f"Revoked {count} token(s).", messages.SUCCESS)
+        return None
 
 
 # --- The agent's token on the agent's admin page --------------------------------
@@ -277,6 +311,22 @@ class ArchiveForm(forms.Form):
         help_text="Archiving alone revokes nothing: the agent's token keeps working "
                   "until it is revoked.",
     )
+
+
+# The panel's buttons that ask first, and what their confirmation pages say.
+CONFIRMED_OPERATIONS = {
+    "rotate": {
+        "title": "Rotate the token of {agent}?", "confirm": "Yes, rotate",
+        "consequence": "A new token is made and shown once on the next page; the active one "
+                       "stops working at once, so the agent is locked out until it gets the "
+                       "new secret.",
+    },
+    "revoke": {
+        "title": "Revoke the token of {agent}?", "confirm": "Yes, revoke",
+        "consequence": "The token stops working at once and cannot be restored; the agent "
+                       "needs a new one (Issue token).",
+    },
+}
 
 
 class AgentTokenPanelMixin:
@@ -332,7 +382,9 @@ class AgentTokenPanelMixin:
 
     def token_operation_view(self, request: HttpRequest, object_id: str,
                              operation: str) -> HttpResponse:
-        if request.method != "POST":
+        # GET asks first (rotate and revoke: the panel's buttons lead here); the POST acts.
+        asks = request.method == "GET" and operation in CONFIRMED_OPERATIONS
+        if request.method != "POST" and not asks:
             return HttpResponseNotAllowed(["POST"])
         if operation not in ("issue", "rotate", "revoke"):
             raise Http404("No such token operation.")
@@ -340,6 +392,8 @@ class AgentTokenPanelMixin:
             raise PermissionDenied
         agent = self.agent_or_404(request, object_id)
         page = self.object_page(request, agent)
+        if asks:
+            return self.token_confirmation(request, agent, operation, page)
         if operation == "revoke":
             with transaction.atomic():
                 revoked = services.token_revoke(agent=agent, actor=request.user,
@@ -377,6 +431,22 @@ class AgentTokenPanelMixin:
             return HttpResponseRedirect(page)
 
         return submit_once(request, run=run, on_reused=on_reused)
+
+    def token_confirmation(self, request: HttpRequest, agent: Any, operation: str,
+                           page: str) -> HttpResponse:
+        """Render "Rotate (or revoke) this agent's token?", posting back to the operation."""
+        token = AgentToken.objects.active().filter(agent=agent).first()
+        said = CONFIRMED_OPERATIONS[operation]
+        # Rotate runs once per rendered page: the panel's key comes along in the URL.
+        key = request.GET.get(FORM_KEY_FIELD) or new_form_key()
+        hidden = [(FORM_KEY_FIELD, key)] if operation == "rotate" else []
+        return confirmation_page(
+            self, request, act=operation, title=said["title"].format(agent=agent.name),
+            question=said["title"].format(agent=agent.name),
+            objects=[f"agent {agent.name}: token {token.prefix}…" if token
+                     else f"agent {agent.name}: no active token"],
+            consequence=said["consequence"], confirm_label=said["confirm"],
+            cancel_url=page, form_action=request.path, hidden=hidden, original=agent)
 
     def archive_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         agent = self.agent_or_404(request, object_id)

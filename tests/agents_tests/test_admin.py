@@ -57,7 +57,7 @@ def test_admin_refuses_a_display_name_with_a_bidi_control(staff_client):
 def test_admin_archive_action_calls_the_service(staff_client):
     agent = agent_create(display_name="Research Bot")
     response = staff_client.post("/admin/agents/agent/", {
-        "action": "archive", "_selected_action": [agent.pk],
+        "action": "archive", "_selected_action": [agent.pk], "post": "yes",
     })
     assert response.status_code == 302
     agent.refresh_from_db()

@@ -106,7 +106,7 @@ def test_agent_admin_shows_the_latest_deploy_state(admin_client, failed_task):
 
 def test_agent_archive_action_still_works_with_the_deploy_column(admin_client, failed_task):
     response = admin_client.post(reverse("admin:agents_agent_changelist"), {
-        "action": "archive", "_selected_action": [failed_task.agent_id],
+        "action": "archive", "_selected_action": [failed_task.agent_id], "post": "yes",
     }, follow=True)
     assert "Archived 1 agent(s)." in response.content.decode()
     assert Agent.objects.get(pk=failed_task.agent_id).status == Agent.Status.ARCHIVED

@@ -207,7 +207,8 @@ def test_archive_form_without_revoking_logs_the_status_only(browser, agent):
 def test_archive_action_logs_each_agent_it_archived(browser, root, agent):
     archived = agent_create(display_name="Old Bot")
     Agent.objects.filter(pk=archived.pk).update(status="archived")
-    browser.post(CHANGELIST, {"action": "archive", "_selected_action": [agent.pk, archived.pk]})
+    browser.post(CHANGELIST, {"action": "archive", "_selected_action": [agent.pk, archived.pk],
+                              "post": "yes"})
     entry = only_entry(agent)
     assert (entry.user, entry.action_flag, said(entry)) == (root, CHANGE, "Changed Status.")
     assert history(archived) == []

@@ -198,6 +198,12 @@ def _run_action(page, action: str) -> None:
     click_and_wait(page, "button[name=index]")
 
 
+def confirm(page) -> None:
+    """Answer the confirmation page that a destructive act shows first."""
+    expect()(page.locator("a.cancel-link")).to_be_visible()
+    click_and_wait(page, "input[name=confirm]")
+
+
 @pytest.fixture
 def token_bot(server):
     from agents.services import agent_create
@@ -231,6 +237,7 @@ def test_admin_issues_rotates_and_revokes_a_token_showing_each_secret_once(
     # Rotate: a new secret, shown once; the old one stops working at once.
     page.goto("/admin/tokens/agenttoken/?revoked_at__isempty=1")
     _run_action(page, "rotate")
+    confirm(page)
     second = _secret_on_page(page)
     assert second != first
     screenshot(page, "06-token-rotated-secret-once")
@@ -240,6 +247,7 @@ def test_admin_issues_rotates_and_revokes_a_token_showing_each_secret_once(
     # Revoke: the active token is revoked; its secret is refused.
     page.goto("/admin/tokens/agenttoken/?revoked_at__isempty=1")
     _run_action(page, "revoke")
+    confirm(page)
     expect()(messages(page)).to_contain_text("Revoked 1 token(s).")
     screenshot(page, "07-token-revoked")
     assert _me(server, second) == 401
@@ -270,12 +278,14 @@ def test_the_agent_page_issues_rotates_revokes_deploys_retries_and_archives(
     expect()(page.locator("#token-panel .token-prefix")).to_have_text(first[:13] + "…")
     assert first not in page.content()
     click_and_wait(page, "#token-panel input[name=rotate]")
+    confirm(page)
     second = _secret_on_page(page)
     assert (_me(server, first), _me(server, second)) == (401, 200)
     page.goto(agent_page)
 
     # Revoke.
     click_and_wait(page, "#token-panel input[name=revoke]")
+    confirm(page)
     expect()(messages(page)).to_contain_text("Revoked the agent's token.")
     expect()(page.locator("#token-panel")).to_contain_text("No active token.")
     assert _me(server, second) == 401

@@ -71,6 +71,7 @@ def test_rotate_action_shows_new_secrets_once(browser, agent, other_agent, issue
     other = services.token_issue(agent=other_agent)
     response = browser.post(CHANGELIST, {
         "action": "rotate", "_selected_action": [issued.token.pk, other.token.pk],
+        "post": "yes",  # confirmed
     })
     assert response.status_code == 200
     shown = secrets_on(response)
@@ -83,7 +84,7 @@ def test_rotate_action_shows_new_secrets_once(browser, agent, other_agent, issue
 
 def test_revoke_action_revokes_selected_tokens(browser, agent, issued):
     response = browser.post(CHANGELIST, {
-        "action": "revoke", "_selected_action": [issued.token.pk],
+        "action": "revoke", "_selected_action": [issued.token.pk], "post": "yes",
     })
     assert response.status_code == 302
     assert not AgentToken.objects.active().exists()
@@ -135,5 +136,5 @@ def test_operator_token_add_refuses_an_expiry_in_the_past(browser, make_user):
 def test_operator_token_revoke_action(browser, make_operator_token):
     issued = make_operator_token()
     browser.post(reverse("admin:tokens_operatortoken_changelist"),
-                 {"action": "revoke", "_selected_action": [issued.token.pk]})
+                 {"action": "revoke", "_selected_action": [issued.token.pk], "post": "yes"})
     assert OperatorToken.objects.get(pk=issued.token.pk).revoked_at is not None

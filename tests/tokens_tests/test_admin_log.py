@@ -66,7 +66,7 @@ def test_an_operator_token_for_someone_else_is_refused_and_not_logged(make_user)
 
 
 def test_rotate_action_logs_the_revoked_and_the_new_token(browser, root, agent, issued):
-    response = browser.post(CHANGELIST, {"action": "rotate",
+    response = browser.post(CHANGELIST, {"action": "rotate", "post": "yes",
                                          "_selected_action": [issued.token.pk]})
     new = AgentToken.objects.active().get()
     [revoked] = history(issued.token)
@@ -78,7 +78,7 @@ def test_rotate_action_logs_the_revoked_and_the_new_token(browser, root, agent, 
 
 def test_revoke_action_logs_only_the_tokens_it_revoked(browser, root, agent, issued):
     old = services.token_rotate(agent=agent).replaced
-    browser.post(CHANGELIST, {"action": "revoke",
+    browser.post(CHANGELIST, {"action": "revoke", "post": "yes",
                               "_selected_action": [old.pk, AgentToken.objects.active().get().pk]})
     [entry] = LogEntry.objects.all()
     assert entry.object_id == str(AgentToken.objects.latest("pk").pk)
@@ -101,7 +101,7 @@ def test_operator_token_revoke_action_logs_each_token_it_revoked(browser, root,
                                                                  make_operator_token):
     issued = make_operator_token()
     for _ in range(2):  # the second finds it revoked
-        browser.post(OPERATOR_CHANGELIST, {"action": "revoke",
+        browser.post(OPERATOR_CHANGELIST, {"action": "revoke", "post": "yes",
                                            "_selected_action": [issued.token.pk]})
     [entry] = history(issued.token)
     assert (entry.user, entry.action_flag, said(entry)) == (root, CHANGE, "Changed Revoked at.")
