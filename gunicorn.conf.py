@@ -51,7 +51,13 @@ deploy_workers = int(os.environ.get("TAOS_DEPLOY_WORKERS") or 1)
 
 
 def on_starting(server):
-    """Before binding: a taken address fails at once, naming the setting that moves it.
+    """Before binding and serving: refuse a taken address, then run the startup checks."""
+    _refuse_taken_address(server)
+    _run_startup_checks(server)
+
+
+def _refuse_taken_address(server):
+    """A taken address fails at once, naming the setting that moves it.
 
     gunicorn alone retries for five seconds and says only "Connection in use".
     """
@@ -104,7 +110,7 @@ def when_ready(server):
         DeployWorkers(server, count=deploy_workers).attach()
 
 
-def on_starting(server):
+def _run_startup_checks(server):
     """Run the system checks tagged "startup" before serving: an Error stops the start.
 
     Those are the errors that must keep the site from serving at all (a
