@@ -132,7 +132,7 @@ def test_the_https_redirect_of_an_unsafe_request_is_a_308(admin_api, settings):
 
 def test_an_admin_action_redirect_to_the_same_page_stays_a_302(admin_client_):
     agent = agent_create(display_name="Research Bot")
-    response = admin_client_.post("/admin/agents/agent/", {"action": "archive",
+    response = admin_client_.post("/admin/agents/agent/", {"action": "archive", "post": "yes",
                                                            "_selected_action": [agent.pk]})
     assert response.status_code == 302
     assert response["Location"] == "/admin/agents/agent/"
