@@ -102,7 +102,7 @@ def test_refused_buttons_log_nothing(agent, make_user, deploy_command):
     assert client.post(reverse("admin:agents_agent_archive",
                                args=[agent.pk])).status_code == 403
     assert client.post(DEPLOY_NEW, {"display_name": "X"}).status_code == 403
-    client.post(CHANGELIST, {"action": "archive", "_selected_action": [agent.pk]})
+    client.post(CHANGELIST, {"action": "archive", "_selected_action": [agent.pk], "post": "yes"})
     assert not LogEntry.objects.exists()
     assert Agent.objects.get().status == "registered"
 

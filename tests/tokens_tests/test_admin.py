@@ -96,7 +96,7 @@ def test_actions_need_permissions(make_user, agent, issued):
     viewer.is_staff = True
     viewer.save()
     client.force_login(viewer)
-    response = client.post(CHANGELIST, {"action": "revoke",
+    response = client.post(CHANGELIST, {"action": "revoke", "post": "yes",
                                         "_selected_action": [issued.token.pk]})
     assert response.status_code in (200, 302)
     assert AgentToken.objects.active().count() == 1
