@@ -12,7 +12,8 @@ answers are identical (one first run, 15 replays).
 The race runs on SQLite when DATABASE_URL is unset and on PostgreSQL (a
 database of its own, made and dropped here) when it names PostgreSQL; on
 another engine the wheel is still checked. The virtualenv is kept under
-var/, keyed by the wheel's content, so the runs of one CI build it once.
+.cache/ (not var/: the site keeps var/ private, 0600 files, no executables),
+keyed by the wheel's content, so the runs of one CI build it once.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ pytestmark = pytest.mark.live
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 PROJECT_DIR = Path(__file__).resolve().parent / "minimal_project"
 REPO_ROOT = PACKAGE_DIR.parents[1]
-VENV_CACHE = REPO_ROOT / "var" / "idempotency-wheel-venv"
+VENV_CACHE = REPO_ROOT / ".cache" / "idempotency-wheel-venv"
 # The versions installed beside the wheel: the repository's own pins.
 PINNED = ("Django", "djangorestframework", "gunicorn", "psycopg[binary]")
 
