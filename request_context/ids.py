@@ -16,7 +16,7 @@ from contextvars import ContextVar
 
 HEADER = "X-Request-ID"
 MAX_LENGTH = 128
-_VALID = re.compile(r"[\x21-\x7e]{1,%d}" % MAX_LENGTH)
+_VALID = re.compile(rf"[\x21-\x7e]{{1,{MAX_LENGTH}}}")
 
 _request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 

@@ -124,8 +124,8 @@ def test_the_request_line_names_the_route_template_and_the_principal(api, operat
 
 @pytest.mark.django_db
 def test_an_anonymous_page_asks_nothing_for_the_principal(client, django_assert_num_queries):
-    with json_log_lines(loggers=("request_context.requests",)) as logs:
-        with django_assert_num_queries(0):
-            client.get("/no-such-page/")
+    with (json_log_lines(loggers=("request_context.requests",)) as logs,
+          django_assert_num_queries(0)):
+        client.get("/no-such-page/")
     [line] = [r for r in logs.records() if r["logger"] == "request_context.requests"]
     assert line["principal"] is None
