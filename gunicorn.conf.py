@@ -1,7 +1,14 @@
 """gunicorn settings for the control plane; every value can come from the environment."""
 
+import logging
 import multiprocessing
 import os
+import sys
+
+# The project's modules (request_context.logs below), however gunicorn was started.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from request_context.logs import ACCESS_FORMAT, logging_config  # noqa: E402
 
 wsgi_app = "tinyagentos_site.wsgi:application"
 # The deploy worker the master forks sets Django up from this, with or without preload_app.
@@ -33,7 +40,15 @@ max_requests_jitter = max_requests // 10
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("TAOS_GUNICORN_LOG_LEVEL", "info")
-access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms pid=%(p)s'
+# The access line ends with the request's ID (its X-Request-ID response header).
+access_log_format = ACCESS_FORMAT
+# TAOS_LOG_FORMAT=json: the master, the workers, the access log and the deploy
+# worker log one JSON object a line, as the site does (docs/logging.md), and
+# Python's warnings go through logging too. text: gunicorn's own lines.
+if os.environ.get("TAOS_LOG_FORMAT", "text") == "json":
+    logconfig_dict = logging_config(log_format="json", level=os.environ.get("LOG_LEVEL", "INFO"),
+                                    gunicorn_level=loglevel)
+    logging.captureWarnings(True)
 forwarded_allow_ips = os.environ.get("TAOS_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 proc_name = "tinyagentos"
 # gunicorn's control socket defaults to one path per user, which several
@@ -119,6 +134,7 @@ def _run_startup_checks(server):
     (deploys/worker_process.py) while the site serves. The connections the
     checks opened are closed before any fork.
     """
+    import io
     import sys
 
     import django
@@ -127,8 +143,11 @@ def _run_startup_checks(server):
     from django.db import connections
 
     django.setup()
+    output = io.StringIO()  # through gunicorn's log, a JSON line with TAOS_LOG_FORMAT=json
     try:
-        call_command("check", tags=["startup"])
+        call_command("check", tags=["startup"], stdout=output, stderr=output)
+        if text := output.getvalue().strip():
+            server.log.info("%s", text)
     except SystemCheckError as exc:
         server.log.error("Not starting: %s", exc)
         if server.pidfile is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework.request import Request
 
 
@@ -19,4 +21,24 @@ def principal_for(request: Request) -> str | None:
     agent = getattr(user, "agent", None)
     if agent is not None:
         return f"agent:{agent.pk}"
+    return f"user:{user.pk}"
+
+
+def log_principal_for(request: Any) -> str | None:
+    """Return who made `request`, for its log line (REQUEST_CONTEXT_PRINCIPAL); ids only.
+
+    `agent:<id>` for an agent token, `operatortoken:<id>` for an operator
+    token, `user:<id>` for a session or a password (Basic); None when
+    anonymous. Never a token, a secret or a user name.
+    """
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    agent = getattr(user, "agent", None)
+    if agent is not None:
+        return f"agent:{agent.pk}"
+    auth = getattr(request, "auth", None)
+    meta = getattr(auth, "_meta", None)
+    if meta is not None and getattr(auth, "pk", None) is not None:
+        return f"{meta.model_name}:{auth.pk}"
     return f"user:{user.pk}"

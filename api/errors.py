@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from api.error_codes import ErrorCode
 from idempotency.errors import IdempotencyError
+from request_context.ids import current_request_id
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ def problem_body(status_code: int, code: str, detail: str, **extra: Any) -> dict
         "detail": detail,
         "code": code,
     }
+    # The ID of the request (its X-Request-ID), to find its log lines.
+    if (request_id := current_request_id()) is not None:
+        body["request_id"] = request_id
     body.update(extra)
     return body
 

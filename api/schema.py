@@ -13,6 +13,9 @@ PROBLEM_SCHEMA = {
         "detail": {"type": "string"},
         "code": {"type": "string", "description": "Stable machine-readable error code."},
         "errors": {"type": "object", "additionalProperties": True},
+        "request_id": {"type": "string", "maxLength": 128,
+                       "description": "The request's ID (its X-Request-ID response header), "
+                                      "on every line the server logged for it."},
     },
     "required": ["type", "title", "status", "detail", "code"],
 }

@@ -29,6 +29,7 @@ from deploys.jobs import deploy_mark_stale, set_agent_status
 from deploys.models import DeployTask
 from deploys.tasks import deploy_agent
 from api.constraints import is_unique_violation
+from request_context.ids import current_request_id
 from tokens.errors import AgentGone
 from tokens.models import AgentToken
 from tokens.services import token_issue
@@ -168,11 +169,14 @@ def deploy_latest(*, agent: Agent) -> DeployTask:
 def _enqueue_on_commit(*, task_id: int, attempt: int) -> None:
     # robust: a failed enqueue must not turn a committed deploy into a 500;
     # the task stays queued without a job and the stale sweep fails it.
-    transaction.on_commit(partial(_enqueue, task_id=task_id, attempt=attempt), robust=True)
+    # The job carries the ID of the request that queued it (docs/logging.md).
+    transaction.on_commit(partial(_enqueue, task_id=task_id, attempt=attempt,
+                                  request_id=current_request_id() or ""), robust=True)
 
 
-def _enqueue(*, task_id: int, attempt: int) -> None:
-    result = deploy_agent.enqueue(deploy_task_id=task_id, attempt=attempt)
+def _enqueue(*, task_id: int, attempt: int, request_id: str = "") -> None:
+    result = deploy_agent.enqueue(deploy_task_id=task_id, attempt=attempt,
+                                  request_id=request_id)
     # The job records its own result id when it claims; this covers the wait.
     DeployTask.objects.filter(pk=task_id, attempts=attempt - 1, result_id="").update(
         result_id=result.id

@@ -16,11 +16,11 @@ signals are that command's: SIGTERM or SIGINT stop it after the current job.
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import signal
 import sys
 import time
-import traceback
 
 # A worker that dies sooner than this after its start waits longer before the
 # next start (1 s, 2 s, 4 s, ... up to the maximum): a worker that cannot
@@ -29,6 +29,9 @@ STABLE_SECONDS = 10.0
 FIRST_RESTART_DELAY = 1.0
 MAX_RESTART_DELAY = 30.0
 _PR_SET_PDEATHSIG = 1
+
+# The worker's own lines go through logging (TAOS_LOG_FORMAT), never print.
+logger = logging.getLogger(__name__)
 
 
 class DeployWorkers:
@@ -174,14 +177,17 @@ class DeployWorkers:
             try:
                 # With the system checks, as `manage.py db_worker` runs them: a
                 # misconfigured backend (deploys.E001) refuses to start.
-                call_command("db_worker", "--no-reload", skip_checks=False)
+                # The command's own output (its checks' warnings) goes through logging too.
+                stream = _LogStream()
+                call_command("db_worker", "--no-reload", skip_checks=False,
+                             stdout=stream, stderr=stream)
                 code = 0
             except CommandError as exc:
-                print(f"Deploy worker refused to start: {exc}", file=sys.stderr)
+                logger.error("Deploy worker refused to start: %s", exc)
         except SystemExit as stop:
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         except BaseException:
-            traceback.print_exc()
+            logger.exception("Deploy worker crashed")
         finally:
             # Never return into the master's code: leave without its atexit
             # handlers (the pidfile is the master's).
@@ -191,3 +197,18 @@ class DeployWorkers:
                 except Exception:
                     pass
             os._exit(code)
+
+
+class _LogStream:
+    """A file-like object whose writes become log lines (a management command's output)."""
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            logger.warning("%s", text.rstrip("\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False

@@ -13,6 +13,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from idempotency.conf import DEFAULTS as _idempotency
+from request_context.logs import FORMATS as _log_formats
+from request_context.logs import logging_config
 from tinyagentos_site.env import (
     env_bool,
     env_int,
@@ -53,6 +55,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "tinyagentos_site",
+    "request_context",
     "api",
     "access",
     "agents",
@@ -62,6 +65,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every response (errors, redirects, 404s, static files) carries
+    # X-Request-ID, and every log line of the request its ID (docs/logging.md).
+    "request_context.middleware.RequestIdMiddleware",
     # SecurityMiddleware's HTTPS redirect of an unsafe request keeps its method (308).
     "api.redirects.HttpsRedirectKeepsMethodMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -312,18 +318,14 @@ SPECTACULAR_SETTINGS = {
 # Error reports (the DEBUG page too) mask passwords inside URL settings.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "tinyagentos_site.reporting.SettingsFilter"
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s"},
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-    },
-}
+# "text" (the default) or "json": one JSON object a line (docs/logging.md).
+TAOS_LOG_FORMAT = env_str("TAOS_LOG_FORMAT", "text")
+if TAOS_LOG_FORMAT not in _log_formats:
+    raise ImproperlyConfigured(
+        f"TAOS_LOG_FORMAT must be one of {', '.join(_log_formats)}, not {TAOS_LOG_FORMAT!r}")
+LOGGING = logging_config(log_format=TAOS_LOG_FORMAT, level=env_str("LOG_LEVEL", "INFO"))
+# Who made a request, for its log line: agent, operator token or user (ids only).
+REQUEST_CONTEXT_PRINCIPAL = "access.principals.log_principal_for"
 
 # --- Deploys (deploys app: DeployTask, deploy job, backends) -----------------
 

@@ -288,6 +288,7 @@ def test_unknown_api_url_is_json_404(api):
     assert response.json() == {
         "type": "about:blank", "title": "Not Found", "status": 404,
         "detail": "Not found.", "code": "not_found",
+        "request_id": response["X-Request-ID"],
     }
 
 

@@ -52,14 +52,17 @@ def test_deploy_enqueues_its_job_only_when_the_transaction_commits(
 ):
     deploy_command()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        deploy(api)
+        response = deploy(api, HTTP_X_REQUEST_ID="deploy-req-1")
         assert not DBTaskResult.objects.exists()
     assert len(callbacks) == 1
     callbacks[0]()
     job = DBTaskResult.objects.get()
     task = DeployTask.objects.get()
     assert job.task_path == "deploys.tasks.deploy_agent"
-    assert job.args_kwargs == {"args": [], "kwargs": {"deploy_task_id": task.pk, "attempt": 1}}
+    # The job carries the ID of the request that queued it (docs/logging.md).
+    assert response["X-Request-ID"] == "deploy-req-1"
+    assert job.args_kwargs == {"args": [], "kwargs": {
+        "deploy_task_id": task.pk, "attempt": 1, "request_id": "deploy-req-1"}}
     assert task.result_id == str(job.id)
 
 
