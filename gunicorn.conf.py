@@ -17,9 +17,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tinyagentos_site.settings")
 # per master: a new private one unless the environment names one, which is
 # emptied here (a dead master's files would count again); a dead worker's
 # files are marked by `child_exit`.
-metrics = os.environ.get("TAOS_METRICS", "on").lower() not in ("0", "false", "no", "off")
+_metrics = os.environ.get("TAOS_METRICS", "on").lower() not in ("0", "false", "no", "off")
 _made_metrics_dir = None
-if metrics:
+if _metrics:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         for _stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
             _stale.unlink()
@@ -109,7 +109,7 @@ def child_exit(server, worker):
 
 
 def mark_metrics_process_dead(pid):
-    if metrics:
+    if _metrics:
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid)

@@ -7,7 +7,6 @@ class MetricsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
-
         from django.core import checks
 
         from metrics.checks import check_metrics_allow

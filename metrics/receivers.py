@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from idempotency import signals as idempotency_signals
+
 from access import signals as access_signals
 from deploys import signals as deploy_signals
-from idempotency import signals as idempotency_signals
 from metrics import instruments, labels
 from tokens import signals as token_signals
 

@@ -28,7 +28,8 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -200,47 +201,66 @@ def _answer(call: ViewCall, raw_key: str | None) -> HttpResponseBase:
     wait_seconds = float(conf.get("WAIT_SECONDS"))
     expires_at = timezone.now() + timedelta(seconds=int(conf.get("TTL_SECONDS")))
     engine = engines.current()
-    with engine.admission(principal=principal, key=key) as admitted:
+    with engine.admission(principal=principal, key=key) as admitted, _slot(request, admitted):
         if not admitted:
             # The holder and its waiters fill the key's slots: no waiting here.
             stored = services.completed(principal=principal, key=key)
             if stored is None:
-                refused = IdempotencyKeyInUse(retry_after=1)
-                refused.outcome = signals.REFUSED_NO_SLOT
-                raise refused
+                raise _no_slot(IdempotencyKeyInUse(retry_after=1))
             response = _replay_from_table(call, stored, principal=principal, key=key,
                                           fingerprint=fingerprint)
             _send_outcome(request, signals.REPLAYED_DATABASE)
             return response
-        signals.slot_taken.send(sender=None, request=request)
-        try:
-            with engine.transaction(wait_seconds=wait_seconds):
-                started = time.monotonic()
-                try:
-                    stored = services.reserve_admitted(
-                        principal=principal, key=key, fingerprint=fingerprint, method=method,
-                        path=path, wait_seconds=wait_seconds, expires_at=expires_at,
-                    )
-                except IdempotencyKeyInUse as refused:
-                    # Refused before waiting out IDEMPOTENCY_WAIT_SECONDS: no slot was free.
-                    if time.monotonic() - started < wait_seconds / 2:
-                        refused.outcome = signals.REFUSED_NO_SLOT
-                    raise
-                finally:
-                    waited = time.monotonic() - started
-                    signals.reserved.send(sender=None, request=request, seconds=waited)
-                if stored is None:
-                    _send_outcome(request, signals.FIRST_RUN)
-                    return _run_view(call, principal=principal, key=key,
-                                     fingerprint=fingerprint)
-                transaction.set_rollback(True)  # a replay keeps nothing of this request
-                response = _replay_from_table(call, stored, principal=principal, key=key,
-                                              fingerprint=fingerprint)
-                _send_outcome(request, signals.REPLAYED_AFTER_WAIT
-                              if waited >= signals.WAITED_SECONDS else signals.REPLAYED_DATABASE)
-                return response
-        finally:
-            signals.slot_released.send(sender=None, request=request)
+        with engine.transaction(wait_seconds=wait_seconds):
+            stored, waited = _reserve_timed(
+                request, principal=principal, key=key, fingerprint=fingerprint, method=method,
+                path=path, wait_seconds=wait_seconds, expires_at=expires_at,
+            )
+            if stored is None:
+                _send_outcome(request, signals.FIRST_RUN)
+                return _run_view(call, principal=principal, key=key, fingerprint=fingerprint)
+            transaction.set_rollback(True)  # a replay keeps nothing of this request
+            response = _replay_from_table(call, stored, principal=principal, key=key,
+                                          fingerprint=fingerprint)
+            _send_outcome(request, signals.REPLAYED_AFTER_WAIT if waited >= signals.WAITED_SECONDS
+                          else signals.REPLAYED_DATABASE)
+            return response
+
+
+# --- Signals (idempotency/signals.py): what happened, for a project to count -----
+
+@contextmanager
+def _slot(request: Request, admitted: bool) -> Iterator[None]:
+    """Say when an admitted request takes and gives back its key's slot."""
+    if not admitted:
+        yield
+        return
+    signals.slot_taken.send(sender=None, request=request)
+    try:
+        yield
+    finally:
+        signals.slot_released.send(sender=None, request=request)
+
+
+def _no_slot(refused: IdempotencyKeyInUse) -> IdempotencyKeyInUse:
+    refused.outcome = signals.REFUSED_NO_SLOT  # type: ignore[attr-defined]
+    return refused
+
+
+def _reserve_timed(request: Request, *, wait_seconds: float,
+                   **reservation: Any) -> tuple[StoredResponse | None, float]:
+    """`services.reserve_admitted`, and how long it took (its wait for the key's holder)."""
+    started = time.monotonic()
+    try:
+        return services.reserve_admitted(wait_seconds=wait_seconds, **reservation), \
+            time.monotonic() - started
+    except IdempotencyKeyInUse as refused:
+        # Refused before waiting out IDEMPOTENCY_WAIT_SECONDS: no slot was free.
+        if time.monotonic() - started < wait_seconds / 2:
+            _no_slot(refused)
+        raise
+    finally:
+        signals.reserved.send(sender=None, request=request, seconds=time.monotonic() - started)
 
 
 def _body(request: Request) -> bytes:
