@@ -16,16 +16,28 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tinyagentos_site.settings")
 # imported, so it is set here, before the app is (pre)loaded. One directory
 # per master: a new private one unless the environment names one, which is
 # emptied here (a dead master's files would count again); a dead worker's
-# files are marked by `child_exit`.
+# files are marked by `child_exit`. A directory it made is removed at exit,
+# or by the next master to start when this one was killed (its PID is in the
+# name).
 _metrics = os.environ.get("TAOS_METRICS", "on").lower() not in ("0", "false", "no", "off")
 _made_metrics_dir = None
+
+
+def _remove_dead_masters_metrics_dirs():
+    for directory in Path(tempfile.gettempdir()).glob("taos-metrics-*-*"):
+        pid = directory.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(directory, ignore_errors=True)
+
+
 if _metrics:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         for _stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
             _stale.unlink()
     else:
+        _remove_dead_masters_metrics_dirs()
         _made_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
-            prefix="taos-metrics-")
+            prefix=f"taos-metrics-{os.getpid()}-")
 bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
 # Sync workers: a worker killed (SIGKILL, OOM, or `timeout` below) takes one
 # request with it, never its neighbours, and a stuck request is killed at
