@@ -20,7 +20,7 @@ from deploys.jobs import deploy_mark_stale
 from deploys.models import DeployTask
 from deploys.services import deploy_create
 from tests.support.deploy_command import DeployCommand
-from tests.support.http_auth import basic_auth, operator_bearer
+from tests.support.http_auth import PASSWORD, basic_auth, operator_bearer
 from tests.support.queries import writes
 from tests.support.scrape import Samples, parse, value
 from tests.support.task_workers import run_queued_jobs
@@ -166,6 +166,9 @@ def test_authentication_outcomes_by_method(scraper, make_user, settings, anon):
 
     assert delta(method="basic", outcome="authentication_failed") == 1
     assert delta(method="basic", outcome="success") == 1
+    # A password check reads the lockout counters in the cache: its time is counted.
+    cache = "taos_http_request_cache_seconds_sum"
+    assert value(after, cache, route="api/agents/") > value(before, cache, route="api/agents/")
     assert delta(method="operator_token", outcome="success") == 1  # the scrape itself
     bearer_failures = sum(delta(method=m) for m in ("bearer", "operator_token")) - 1
     assert bearer_failures == 1
@@ -216,3 +219,17 @@ def test_deploys_by_state_job_duration_and_stale_sweeps(scraper, settings, tmp_p
     assert value(after, "taos_deploys", state="succeeded", backend="command") == 1
     assert value(after, "taos_deploys", state="failed", backend="command") == 1  # the stale one
     assert value(after, "taos_deploy_queue_depth") == 0
+
+
+def test_the_admin_login_counts_as_session(scraper, make_user, client):
+    make_user("admin-user", superuser=True)
+    before = scrape(scraper)
+    client.post("/admin/login/", {"username": "admin-user", "password": "wrong"})
+    client.post("/admin/login/", {"username": "admin-user", "password": PASSWORD})
+    after = scrape(scraper)
+
+    def delta(outcome: str) -> float:
+        return (value(after, "taos_auth_attempts_total", method="session", outcome=outcome)
+                - value(before, "taos_auth_attempts_total", method="session", outcome=outcome))
+
+    assert (delta("authentication_failed"), delta("success")) == (1, 1)
