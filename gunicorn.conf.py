@@ -3,7 +3,10 @@
 import logging
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 # The project's modules (request_context.logs below), however gunicorn was started.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -13,6 +16,35 @@ from request_context.logs import ACCESS_FORMAT, logging_config  # noqa: E402
 wsgi_app = "tinyagentos_site.wsgi:application"
 # The deploy worker the master forks sets Django up from this, with or without preload_app.
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tinyagentos_site.settings")
+# Metrics of every process of this master, the deploy workers too
+# (docs/operations.md): prometheus_client's multiprocess mode, where each
+# process writes its values to files in PROMETHEUS_MULTIPROC_DIR and a scrape
+# adds them up. prometheus_client reads the variable when it is first
+# imported, so it is set here, before the app is (pre)loaded. One directory
+# per master: a new private one unless the environment names one, which is
+# emptied here (a dead master's files would count again); a dead worker's
+# files are marked by `child_exit`. A directory it made is removed at exit,
+# or by the next master to start when this one was killed (its PID is in the
+# name).
+_metrics = os.environ.get("TAOS_METRICS", "on").lower() not in ("0", "false", "no", "off")
+_made_metrics_dir = None
+
+
+def _remove_dead_masters_metrics_dirs():
+    for directory in Path(tempfile.gettempdir()).glob("taos-metrics-*-*"):
+        pid = directory.name.split("-")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+if _metrics:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        for _stale in Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+            _stale.unlink()
+    else:
+        _remove_dead_masters_metrics_dirs()
+        _made_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+            prefix=f"taos-metrics-{os.getpid()}-")
 bind = os.environ.get("TAOS_BIND", "127.0.0.1:8000").split(",")
 # Sync workers: a worker killed (SIGKILL, OOM, or `timeout` below) takes one
 # request with it, never its neighbours, and a stuck request is killed at
@@ -98,6 +130,24 @@ def _refuse_taken_address(server):
                 raise SystemExit(1) from None
 
 
+def child_exit(server, worker):
+    """A worker died: drop its live gauges (its counters stay in the sum)."""
+    mark_metrics_process_dead(worker.pid)
+
+
+def mark_metrics_process_dead(pid):
+    if _metrics:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
+def on_exit(server):
+    """The master stops: remove the metrics directory it made."""
+    if _made_metrics_dir:
+        shutil.rmtree(_made_metrics_dir, ignore_errors=True)
+
+
 def when_ready(server):
     """Before the first fork: close the master's database connections, freeze its objects.
 
@@ -122,7 +172,8 @@ def when_ready(server):
     if deploy_workers:
         from deploys.worker_process import DeployWorkers
 
-        DeployWorkers(server, count=deploy_workers).attach()
+        DeployWorkers(server, count=deploy_workers,
+                      on_exit=mark_metrics_process_dead).attach()
 
 
 def _run_startup_checks(server):

@@ -20,7 +20,7 @@ from rest_framework import exceptions, status
 from rest_framework.authentication import BasicAuthentication, get_authorization_header
 from rest_framework.request import Request
 
-from access import hasher_budget
+from access import hasher_budget, signals
 from access.client_address import client_address
 from access.lockout import LockedOut
 from api.error_codes import ErrorCode
@@ -71,6 +71,7 @@ class OptInBasicAuthentication(BasicAuthentication):
     def authenticate_credentials(self, userid: str, password: str,
                                  request: Request | None = None) -> tuple[Any, None]:
         if request is not None and not hasher_budget.spend(client_address(request)):
+            signals.send_authentication(signals.BASIC, signals.THROTTLED)
             raise PasswordChecksThrottled()
         try:
             return super().authenticate_credentials(userid, password, request)

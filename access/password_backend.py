@@ -32,7 +32,7 @@ from django.contrib.auth.backends import ModelBackend
 from django.db import connections, router
 from django.http import HttpRequest
 
-from access import accounts, device_cookie, lockout
+from access import accounts, device_cookie, lockout, signals
 from access.client_address import client_address
 
 
@@ -50,15 +50,22 @@ class LockoutModelBackend(ModelBackend):
             return self._check_password(account.user, password)
         path = getattr(request, "path", "")
         method = "basic" if path.startswith("/api/") else "login"
+        counted_as = signals.BASIC if method == "basic" else signals.SESSION
         device = (device_cookie.request_nonce(request, account.user.pk)
                   if account.user is not None else None)
         # Raises lockout.LockedOut, out of authenticate(), before the hasher runs.
-        with lockout.password_attempt(method=method, address=client_address(request),
-                                      username=name, account=account.key,
-                                      device=device) as attempt:
-            user = self._check_password(account.user, password)
-            attempt.succeeded = user is not None
-            return user
+        try:
+            with lockout.password_attempt(method=method, address=client_address(request),
+                                          username=name, account=account.key,
+                                          device=device) as attempt:
+                user = self._check_password(account.user, password)
+                attempt.succeeded = user is not None
+        except lockout.LockedOut:
+            signals.send_authentication(counted_as, signals.LOCKED_OUT)
+            raise
+        signals.send_authentication(
+            counted_as, signals.SUCCESS if user is not None else signals.INVALID_CREDENTIALS)
+        return user
 
     def _check_password(self, user: Any, password: str) -> Any:
         """Return `user` if `password` is theirs and they may log in; run the hasher once either way."""

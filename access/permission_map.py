@@ -35,6 +35,7 @@ class Act(enum.StrEnum):
     DEPLOY_EXISTING = "deploy.existing"
     DEPLOY_RETRY = "deploy.retry"
     DEPLOY_NEW = "deploy.new"
+    METRICS_VIEW = "metrics.view"
 
 
 AGENT_VIEW: Requirement = ("agents.view_agent", "agents.change_agent")
@@ -59,6 +60,8 @@ ACTS: dict[Act, tuple[Requirement, ...]] = {
     Act.DEPLOY_EXISTING: ("deploys.add_deploytask", *TOKEN_ROTATE),
     Act.DEPLOY_RETRY: ("deploys.change_deploytask", *TOKEN_ROTATE),
     Act.DEPLOY_NEW: ("agents.add_agent", "deploys.add_deploytask", *TOKEN_ROTATE),
+    # Scraping GET /metrics (or an address in TAOS_METRICS_ALLOW): docs/operations.md.
+    Act.METRICS_VIEW: ("metrics.view_metrics",),
 }
 
 

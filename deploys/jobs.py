@@ -17,9 +17,11 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from functools import partial
 from typing import Any
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
@@ -31,6 +33,7 @@ from deploys.backends import (
     get_backend,
 )
 from deploys.errors import AgentArchived
+from deploys import signals
 from deploys.models import DeployTask
 from tokens.services import token_rotate
 
@@ -62,6 +65,7 @@ def deploy_run(*, deploy_task_id: int, attempt: int, result_id: str = "") -> dic
                     deploy_task_id, attempt)
         return {"deploy_task": deploy_task_id, "attempt": attempt, "claimed": False}
 
+    started = time.monotonic()
     task = DeployTask.objects.select_related("agent").get(pk=deploy_task_id)
     log = LogTail()
     log.add(f"[taos] attempt {attempt} on {socket.gethostname()} (pid {os.getpid()})")
@@ -72,11 +76,13 @@ def deploy_run(*, deploy_task_id: int, attempt: int, result_id: str = "") -> dic
         _finish(task=task, attempt=attempt, state=State.FAILED, log=log,
                 error=f"The deploy job crashed ({type(exc).__name__}).",
                 agent_status=Agent.Status.FAILED)
+        _job_finished(State.FAILED, started)
         raise
     owned = _finish(task=task, attempt=attempt, state=state, error=error, log=log,
                     agent_status=agent_status)
     logger.info("deploy task %s attempt %s: %s%s", task.pk, attempt, state,
                 "" if owned else " (discarded: the attempt no longer owned its task)")
+    _job_finished(state if owned else "discarded", started)
     return {"deploy_task": task.pk, "attempt": attempt, "claimed": True,
             "state": state if owned else "discarded"}
 
@@ -170,6 +176,12 @@ def set_agent_status(*, agent_id: int, status: str) -> None:
 
 # --- Stale sweep ---------------------------------------------------------------
 
+def _job_finished(state: str, started: float) -> None:
+    signals.job_finished.send(sender=None, state=str(state),
+                              backend=settings.DEPLOY_BACKEND or "none",
+                              seconds=time.monotonic() - started)
+
+
 def deploy_mark_stale(*, agent: Agent | None = None) -> int:
     """Mark failed every deploy whose job died (`DeployTask.stale_conditions`); return how many.
 
@@ -190,5 +202,6 @@ def deploy_mark_stale(*, agent: Agent | None = None) -> int:
             if failed:
                 set_agent_status(agent_id=agent_id, status=Agent.Status.FAILED)
                 marked += 1
+                signals.stale_marked.send(sender=None, state=str(state))
                 logger.warning("deploy task %s marked failed: stale %s", task_id, state)
     return marked

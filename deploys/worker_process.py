@@ -37,9 +37,11 @@ logger = logging.getLogger(__name__)
 class DeployWorkers:
     """Keep `count` deploy workers forked from the gunicorn master `server`."""
 
-    def __init__(self, server, *, count: int):
+    def __init__(self, server, *, count: int, on_exit=None):
         self.server = server
         self.count = count
+        # Called with the PID of each worker that exited (gunicorn.conf.py: its metrics files).
+        self.on_exit = on_exit or (lambda pid: None)
         self.pids: dict[int, float] = {}  # pid -> its start (monotonic)
         self.stopping = False
         self.delay = FIRST_RESTART_DELAY
@@ -78,6 +80,7 @@ class DeployWorkers:
             if status is None:
                 continue
             del self.pids[pid]
+            self.on_exit(pid)
             if self.stopping:
                 self.server.log.info("Deploy worker (pid: %s) exited (%s)", pid, status)
                 continue

@@ -62,12 +62,15 @@ INSTALLED_APPS = [
     "tokens",
     "deploys",
     "idempotency",
+    "metrics",
 ]
 
 MIDDLEWARE = [
     # First: every response (errors, redirects, 404s, static files) carries
     # X-Request-ID, and every log line of the request its ID (docs/logging.md).
     "request_context.middleware.RequestIdMiddleware",
+    # Second: times and counts every request (metrics/, docs/operations.md).
+    "metrics.middleware.MetricsMiddleware",
     # SecurityMiddleware's HTTPS redirect of an unsafe request keeps its method (308).
     "api.redirects.HttpsRedirectKeepsMethodMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -424,3 +427,12 @@ TAOS_DEVICE_COOKIE_AGE = env_int("TAOS_DEVICE_COOKIE_AGE", 180 * 24 * 3600)
 # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed, for
 # the client address of lockouts and rate limits; default none.
 TAOS_TRUSTED_PROXIES = env_list("TAOS_TRUSTED_PROXIES", [])
+
+# --- Metrics (metrics app, docs/operations.md) ---------------------------------
+
+# Count requests, keyed requests, logins, tokens and deploys, served at
+# GET /metrics; off: nothing is counted and /metrics answers 404.
+TAOS_METRICS = env_bool("TAOS_METRICS", True)
+# Addresses or CIDR networks (the client address through TAOS_TRUSTED_PROXIES)
+# that may scrape /metrics without a token; default none.
+TAOS_METRICS_ALLOW = env_list("TAOS_METRICS_ALLOW", [])

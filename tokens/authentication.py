@@ -19,7 +19,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.request import Request
 
 from agents.models import Agent
-from access import lockout
+from access import lockout, signals
 from access.basic_auth import locked_out
 from access.client_address import client_address
 from api.error_codes import ErrorCode
@@ -138,18 +138,29 @@ class _BearerAuthentication(BaseAuthentication):
     kind: crypto.Kind
 
     def authenticate(self, request: Request) -> tuple[Any, BaseToken] | None:
-        parsed = bearer_token(request)
+        try:
+            parsed = bearer_token(request)
+        except exceptions.AuthenticationFailed as exc:
+            signals.send_authentication(signals.BEARER, _first_code(exc) or "failed")
+            raise
         if parsed is None or parsed.kind is not self.kind:
             return None
+        counted_as = (signals.AGENT_TOKEN if self.kind is crypto.Kind.AGENT
+                      else signals.OPERATOR_TOKEN)
         try:
-            return self.authenticate_token(parsed)
+            authenticated = self.authenticate_token(parsed)
         except exceptions.AuthenticationFailed as exc:
-            if _first_code(exc) in COUNTED_FAILURES:
+            code = _first_code(exc)
+            if code in COUNTED_FAILURES:
                 retry_after = lockout.token_failed(method=f"bearer-{self.kind.name.lower()}",
                                                    address=client_address(request))
                 if retry_after is not None:
+                    signals.send_authentication(counted_as, signals.LOCKED_OUT)
                     raise locked_out(retry_after) from None
+            signals.send_authentication(counted_as, code or "failed")
             raise
+        signals.send_authentication(counted_as, signals.SUCCESS)
+        return authenticated
 
     def authenticate_token(self, parsed: crypto.ParsedToken) -> tuple[Any, BaseToken]:
         raise NotImplementedError

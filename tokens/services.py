@@ -24,7 +24,7 @@ from agents.models import Agent
 from agents.services import agent_archive
 from api.constraints import is_unique_violation
 from api.error_codes import ErrorCode
-from tokens import crypto
+from tokens import crypto, signals
 from tokens.errors import AgentGone, OperatorTokenForOthersForbidden, TokenAlreadyActive
 from tokens.pepper import record_pepper
 from tokens.models import (
@@ -116,6 +116,7 @@ def _insert_agent_token(*, agent: Agent, new: crypto.NewSecret, actor: User | No
                 record_pepper()
         except IntegrityError as exc:
             if _is_active_token_violation(exc):
+                signals.send(signals.ISSUE_CONFLICT)
                 raise TokenAlreadyActive() from None
             if _is_prefix_violation(exc, AgentToken) and attempt + 1 < PREFIX_ATTEMPTS:
                 new = crypto.generate(crypto.Kind.AGENT)
@@ -135,10 +136,12 @@ def token_issue(*, agent: Agent, actor: User | None = None) -> IssuedToken:
     with transaction.atomic():
         locked = _lock_agent(agent)
         if _has_active_token(locked):
+            signals.send(signals.ISSUE_CONFLICT)
             raise TokenAlreadyActive()
         token, secret = _insert_agent_token(
             agent=agent, new=new, actor=actor, now=timezone.now()
         )
+        signals.send(signals.ISSUED)
     logger.info("agent token %s issued for agent %s", token.prefix, agent.name)
     return IssuedToken(token=token, secret=secret)
 
@@ -163,6 +166,8 @@ def _revoke_active(*, agent: Agent, actor: User | None, reason: str, now: dateti
             .update(revoked_at=now, revoked_by=actor, revoke_reason=reason)
         if updated != len(revoked):  # not under the agent's lock and READ COMMITTED
             raise RuntimeError(f"revoked {updated} of {len(revoked)} locked active tokens")
+        if reason != ROTATED_REASON:  # a rotation counts as rotated
+            signals.send(signals.REVOKED, len(revoked))
     for token in revoked:
         token.revoked_at, token.revoked_by, token.revoke_reason = now, actor, reason
     return revoked
@@ -185,6 +190,7 @@ def token_rotate(*, agent: Agent, actor: User | None = None) -> IssuedToken:
         now = timezone.now()
         replaced = _revoke_active(agent=locked, actor=actor, reason=ROTATED_REASON, now=now)
         token, secret = _insert_agent_token(agent=agent, new=new, actor=actor, now=now)
+        signals.send(signals.ROTATED)
     logger.info("agent token of agent %s rotated to %s", agent.name, token.prefix)
     return IssuedToken(token=token, secret=secret, replaced=next(iter(replaced), None))
 
@@ -262,6 +268,8 @@ def tokens_rotate_agents(*, agents: list[Agent], actor: User | None = None) -> l
             token, secret = _insert_agent_token(agent=agent, new=new, actor=actor, now=now)
             issued.append(IssuedToken(token=token, secret=secret,
                                       replaced=next(iter(replaced), None)))
+        if issued:
+            signals.send(signals.ROTATED, len(issued))
     return issued
 
 

@@ -13,10 +13,12 @@ of the control plane:
 - `fair_waiting`: a 64-way same-key storm against another client's reads;
   the memory of `make run`;
 - `idempotency_table`: the table at 1,000,000 rows vs 1,000, and the purge
-  of 1,000,000 expired rows under replay load (last: the slowest).
+  of 1,000,000 expired rows under replay load (last: the slowest);
+- `metrics`: fresh-key creates with metrics on and off (TAOS_METRICS).
 """
 
 from __future__ import annotations
 
 # Imported in the order of the table's rows: each part's baseline before what it is compared with.
 from bench.scenarios import agents, idempotency, fair_waiting, idempotency_table, tokens  # noqa: F401, I001
+from bench.scenarios import metrics  # noqa: F401

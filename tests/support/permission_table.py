@@ -40,6 +40,8 @@ MAY: dict[str, frozenset[str]] = {
     Act.DEPLOY_EXISTING: frozenset({"superuser"}),
     Act.DEPLOY_RETRY: frozenset({"superuser"}),
     Act.DEPLOY_NEW: frozenset({"superuser"}),
+    # GET /metrics (not an API route: tests/metrics_tests walk it); no role here holds it.
+    Act.METRICS_VIEW: frozenset({"superuser"}),
     AGENT_ME: frozenset({"agent"}),
 }
 

@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -39,10 +41,11 @@ from django.http.request import RawPostDataException
 from django.utils import timezone
 from rest_framework.request import Request
 
-from idempotency import conf, engines, fast_path, services
+from idempotency import conf, engines, fast_path, services, signals
 from idempotency.errors import (
     IdempotencyError,
     IdempotencyKeyInUse,
+    IdempotencyKeyInvalid,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
     RequestTooLarge,
@@ -157,9 +160,26 @@ def run(call: ViewCall) -> HttpResponseBase:
     try:
         return _answer(call, raw_key)
     except IdempotencyError as error:
+        _send_outcome(request, _refusal(error))
         return call.final(conf.error_response(error))
     finally:
         _running.reset(entered)
+
+
+# What a refusal counts as (idempotency/signals.py); a 409 may say which it was.
+_REFUSALS = {IdempotencyKeyInUse: signals.REFUSED_IN_USE,
+             IdempotencyKeyReused: signals.REFUSED_REUSED,
+             IdempotencyKeyInvalid: signals.REFUSED_INVALID,
+             IdempotencyKeyRequired: signals.REFUSED_INVALID,
+             RequestTooLarge: signals.REFUSED_INVALID}
+
+
+def _refusal(error: IdempotencyError) -> str:
+    return getattr(error, "outcome", None) or _REFUSALS.get(type(error), signals.ERROR)
+
+
+def _send_outcome(request: Request, outcome: str) -> None:
+    signals.outcome.send(sender=None, request=request, outcome=outcome)
 
 
 def _answer(call: ViewCall, raw_key: str | None) -> HttpResponseBase:
@@ -174,29 +194,73 @@ def _answer(call: ViewCall, raw_key: str | None) -> HttpResponseBase:
     fingerprint = request_fingerprint(method=method, path=path, body=_body(request))
     cached = fast_path.lookup(principal=principal, key=key)
     if cached is not None:
-        return _replay(call, cached, fingerprint=fingerprint)
+        response = _replay(call, cached, fingerprint=fingerprint)
+        _send_outcome(request, signals.REPLAYED_REDIS)
+        return response
 
     wait_seconds = float(conf.get("WAIT_SECONDS"))
     expires_at = timezone.now() + timedelta(seconds=int(conf.get("TTL_SECONDS")))
     engine = engines.current()
-    with engine.admission(principal=principal, key=key) as admitted:
+    with engine.admission(principal=principal, key=key) as admitted, _slot(request, admitted):
         if not admitted:
             # The holder and its waiters fill the key's slots: no waiting here.
             stored = services.completed(principal=principal, key=key)
             if stored is None:
-                raise IdempotencyKeyInUse(retry_after=1)
-            return _replay_from_table(call, stored, principal=principal, key=key,
-                                      fingerprint=fingerprint)
+                raise _no_slot(IdempotencyKeyInUse(retry_after=1))
+            response = _replay_from_table(call, stored, principal=principal, key=key,
+                                          fingerprint=fingerprint)
+            _send_outcome(request, signals.REPLAYED_DATABASE)
+            return response
         with engine.transaction(wait_seconds=wait_seconds):
-            stored = services.reserve_admitted(
-                principal=principal, key=key, fingerprint=fingerprint, method=method,
+            stored, waited = _reserve_timed(
+                request, principal=principal, key=key, fingerprint=fingerprint, method=method,
                 path=path, wait_seconds=wait_seconds, expires_at=expires_at,
             )
             if stored is None:
+                _send_outcome(request, signals.FIRST_RUN)
                 return _run_view(call, principal=principal, key=key, fingerprint=fingerprint)
             transaction.set_rollback(True)  # a replay keeps nothing of this request
-            return _replay_from_table(call, stored, principal=principal, key=key,
-                                      fingerprint=fingerprint)
+            response = _replay_from_table(call, stored, principal=principal, key=key,
+                                          fingerprint=fingerprint)
+            _send_outcome(request, signals.REPLAYED_AFTER_WAIT if waited >= signals.WAITED_SECONDS
+                          else signals.REPLAYED_DATABASE)
+            return response
+
+
+# --- Signals (idempotency/signals.py): what happened, for a project to count -----
+
+@contextmanager
+def _slot(request: Request, admitted: bool) -> Iterator[None]:
+    """Say when an admitted request takes and gives back its key's slot."""
+    if not admitted:
+        yield
+        return
+    signals.slot_taken.send(sender=None, request=request)
+    try:
+        yield
+    finally:
+        signals.slot_released.send(sender=None, request=request)
+
+
+def _no_slot(refused: IdempotencyKeyInUse) -> IdempotencyKeyInUse:
+    refused.outcome = signals.REFUSED_NO_SLOT  # type: ignore[attr-defined]
+    return refused
+
+
+def _reserve_timed(request: Request, *, wait_seconds: float,
+                   **reservation: Any) -> tuple[StoredResponse | None, float]:
+    """`services.reserve_admitted`, and how long it took (its wait for the key's holder)."""
+    started = time.monotonic()
+    try:
+        return services.reserve_admitted(wait_seconds=wait_seconds, **reservation), \
+            time.monotonic() - started
+    except IdempotencyKeyInUse as refused:
+        # Refused before waiting out IDEMPOTENCY_WAIT_SECONDS: no slot was free.
+        if time.monotonic() - started < wait_seconds / 2:
+            _no_slot(refused)
+        raise
+    finally:
+        signals.reserved.send(sender=None, request=request, seconds=time.monotonic() - started)
 
 
 def _body(request: Request) -> bytes:
@@ -247,5 +311,6 @@ def _run_view(call: ViewCall, *, principal: str, key: str,
         # replay, from the database, writes it (`_replay_from_table`).
         services.complete(principal=principal, key=key,
                           response=stored_from_response(response, fingerprint=fingerprint))
+        signals.stored.send(sender=None, request=call.request)
     response[REPLAYED_HEADER] = "false"
     return response
