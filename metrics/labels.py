@@ -4,21 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from request_context.routes import route_template
+
 UNMATCHED = "<unmatched>"  # no route: a 404, or a redirect before resolving
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route(request: Any) -> str:
-    """The route template that served `request`, never its path.
-
-    A path() route reads `admin/<path:object_id>/`; DRF's router writes
-    regular expressions, read without their anchors:
-    `api/agents/(?P<slug>[a-z0-9-]+)/`.
-    """
-    match = getattr(request, "resolver_match", None)
-    if match is None or not match.route:
-        return UNMATCHED
-    return match.route.replace("^", "").replace("$", "")
+    """The route template that served `request` (as its log lines name it), never its path."""
+    return route_template(request) or UNMATCHED
 
 
 def method(request: Any) -> str:

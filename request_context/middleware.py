@@ -12,6 +12,7 @@ from django.utils.functional import SimpleLazyObject, empty
 from django.utils.module_loading import import_string
 
 from request_context.ids import HEADER, bound_request_id, request_id_from
+from request_context.routes import route_template
 
 # One line per request, with its route, status, duration and principal
 # (docs/logging.md); at INFO with TAOS_LOG_FORMAT=json, quiet in text, where
@@ -45,10 +46,7 @@ class RequestIdMiddleware:
         return response
 
     def _log(self, request: HttpRequest, response: HttpResponse, duration: float) -> None:
-        match = getattr(request, "resolver_match", None)
-        # The URL pattern, not the path: "/api/agents/<slug:name>/" (a regex's anchors dropped).
-        route = ("/" + match.route.replace("^", "").rstrip("$")
-                 if match is not None and match.route else None)
+        route = route_template(request)
         request_logger.info(
             "%s %s %s", request.method, route or "(no route)", response.status_code,
             extra={"method": request.method, "route": route, "status": response.status_code,

@@ -87,17 +87,17 @@ def test_same_key_creates_and_wrong_passwords_add_up_over_workers_and_survive_a_
     assert len(first) == 1
 
     samples = scrape(server.url, scraper_auth)
-    by_outcome = {outcome: value(samples, IDEMPOTENCY, route="api/agents/", outcome=outcome)
+    by_outcome = {outcome: value(samples, IDEMPOTENCY, route="/api/agents/", outcome=outcome)
                   for outcome in ("first_run", *REPLAYED, *REFUSED_409, "refused_reused")}
     assert sum(by_outcome.values()) == value(samples, IDEMPOTENCY) == CREATES, by_outcome
     assert by_outcome["first_run"] == 1
     assert sum(by_outcome[o] for o in REPLAYED) == len(replayed), by_outcome
     assert sum(by_outcome[o] for o in REFUSED_409) == len(refused), by_outcome
-    assert value(samples, "taos_idempotency_stored_total", route="api/agents/") == 1
+    assert value(samples, "taos_idempotency_stored_total", route="/api/agents/") == 1
     assert value(samples, "taos_idempotency_slots_in_use") == 0
     assert value(samples, AUTH, method="basic", outcome="authentication_failed") == WRONG_PASSWORDS
     assert value(samples, "taos_http_request_duration_seconds_count",
-                 route="api/agents/", method="POST") == CREATES
+                 route="/api/agents/", method="POST") == CREATES
 
     # A worker that counted some of it dies; its replacement starts from zero.
     workers = server.worker_pids()

@@ -116,7 +116,7 @@ def test_requests_count_by_route_template_never_by_slug(scraper, api):
     assert api.get(f"/api/agents/{agent.name}/").status_code == 200
     after = scrape(scraper)
     name = "taos_http_request_duration_seconds_count"
-    route = "api/agents/(?P<slug>[a-z0-9-]+)/"  # DRF's router writes regular expressions
+    route = "/api/agents/(?P<slug>[a-z0-9-]+)/"  # DRF's router writes regular expressions
     labels = {"route": route, "method": "GET", "status": "200"}
     assert value(after, name, **labels) - value(before, name, **labels) == 1
     assert value(after, "taos_http_request_db_seconds_count", route=route) > 0
@@ -134,8 +134,8 @@ def test_keyed_creates_count_first_run_stored_and_replays(scraper, api):
     after = scrape(scraper)
 
     def delta(name: str, **labels: str) -> float:
-        return value(after, name, route="api/agents/", **labels) - value(
-            before, name, route="api/agents/", **labels)
+        return value(after, name, route="/api/agents/", **labels) - value(
+            before, name, route="/api/agents/", **labels)
 
     assert delta("taos_idempotency_requests_total", outcome="first_run") == 1
     assert delta("taos_idempotency_stored_total") == 1
@@ -168,7 +168,7 @@ def test_authentication_outcomes_by_method(scraper, make_user, settings, anon):
     assert delta(method="basic", outcome="success") == 1
     # A password check reads the lockout counters in the cache: its time is counted.
     cache = "taos_http_request_cache_seconds_sum"
-    assert value(after, cache, route="api/agents/") > value(before, cache, route="api/agents/")
+    assert value(after, cache, route="/api/agents/") > value(before, cache, route="/api/agents/")
     assert delta(method="operator_token", outcome="success") == 1  # the scrape itself
     bearer_failures = sum(delta(method=m) for m in ("bearer", "operator_token")) - 1
     assert bearer_failures == 1

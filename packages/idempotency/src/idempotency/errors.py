@@ -73,6 +73,17 @@ class IdempotencyKeyInUse(IdempotencyError):
         super().__init__(headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
 
 
+class NoWaiterSlot(IdempotencyKeyInUse):
+    """The key's holder and its waiters fill all of its slots: refused at once, without waiting.
+
+    The same answer as IdempotencyKeyInUse (409 `key_in_use`); a separate
+    class so that a receiver of `idempotency.signals.outcome` can tell the two.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(retry_after=1)
+
+
 class RequestTooLarge(IdempotencyError):
     """The body, which the fingerprint reads, is above DATA_UPLOAD_MAX_MEMORY_SIZE."""
 

@@ -48,6 +48,7 @@ from idempotency.errors import (
     IdempotencyKeyInvalid,
     IdempotencyKeyRequired,
     IdempotencyKeyReused,
+    NoWaiterSlot,
     RequestTooLarge,
     ServerError,
 )
@@ -168,6 +169,7 @@ def run(call: ViewCall) -> HttpResponseBase:
 
 # What a refusal counts as (idempotency/signals.py); a 409 may say which it was.
 _REFUSALS = {IdempotencyKeyInUse: signals.REFUSED_IN_USE,
+             NoWaiterSlot: signals.REFUSED_NO_SLOT,
              IdempotencyKeyReused: signals.REFUSED_REUSED,
              IdempotencyKeyInvalid: signals.REFUSED_INVALID,
              IdempotencyKeyRequired: signals.REFUSED_INVALID,
@@ -175,7 +177,7 @@ _REFUSALS = {IdempotencyKeyInUse: signals.REFUSED_IN_USE,
 
 
 def _refusal(error: IdempotencyError) -> str:
-    return getattr(error, "outcome", None) or _REFUSALS.get(type(error), signals.ERROR)
+    return _REFUSALS.get(type(error), signals.ERROR)
 
 
 def _send_outcome(request: Request, outcome: str) -> None:
@@ -206,7 +208,7 @@ def _answer(call: ViewCall, raw_key: str | None) -> HttpResponseBase:
             # The holder and its waiters fill the key's slots: no waiting here.
             stored = services.completed(principal=principal, key=key)
             if stored is None:
-                raise _no_slot(IdempotencyKeyInUse(retry_after=1))
+                raise NoWaiterSlot()
             response = _replay_from_table(call, stored, principal=principal, key=key,
                                           fingerprint=fingerprint)
             _send_outcome(request, signals.REPLAYED_DATABASE)
@@ -242,11 +244,6 @@ def _slot(request: Request, admitted: bool) -> Iterator[None]:
         signals.slot_released.send(sender=None, request=request)
 
 
-def _no_slot(refused: IdempotencyKeyInUse) -> IdempotencyKeyInUse:
-    refused.outcome = signals.REFUSED_NO_SLOT  # type: ignore[attr-defined]
-    return refused
-
-
 def _reserve_timed(request: Request, *, wait_seconds: float,
                    **reservation: Any) -> tuple[StoredResponse | None, float]:
     """`services.reserve_admitted`, and how long it took (its wait for the key's holder)."""
@@ -254,11 +251,6 @@ def _reserve_timed(request: Request, *, wait_seconds: float,
     try:
         return services.reserve_admitted(wait_seconds=wait_seconds, **reservation), \
             time.monotonic() - started
-    except IdempotencyKeyInUse as refused:
-        # Refused before waiting out IDEMPOTENCY_WAIT_SECONDS: no slot was free.
-        if time.monotonic() - started < wait_seconds / 2:
-            _no_slot(refused)
-        raise
     finally:
         signals.reserved.send(sender=None, request=request, seconds=time.monotonic() - started)
 

@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from idempotency.engines import slots
 from idempotency.engines.base import INSERTED_COLUMNS, Engine, RetryReservation, table_names
-from idempotency.errors import IdempotencyKeyInUse
+from idempotency.errors import IdempotencyKeyInUse, NoWaiterSlot
 from idempotency.models import UNIQUE_KEY_CONSTRAINT
 from idempotency.stored import StoredResponse
 
@@ -182,4 +182,4 @@ class MySQLEngine(Engine):
                                     expires_at=expires_at)
         # No read of the row: it was held a moment ago, and a refusal must stay
         # cheap (a storm's refusals share the workers left to everyone else).
-        raise IdempotencyKeyInUse(retry_after=1)
+        raise NoWaiterSlot()

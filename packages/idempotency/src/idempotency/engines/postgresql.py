@@ -33,7 +33,7 @@ from idempotency.engines.base import (
     model_field,
     table_names,
 )
-from idempotency.errors import IdempotencyKeyInUse
+from idempotency.errors import IdempotencyKeyInUse, NoWaiterSlot
 from idempotency.stored import StoredResponse
 
 # SQLSTATE of "canceling statement due to lock timeout".
@@ -179,7 +179,7 @@ class PostgreSQLEngine(Engine):
         if stored is not None and stored.expires_at > now:
             return stored
         if not admitted:
-            raise IdempotencyKeyInUse(retry_after=1)
+            raise NoWaiterSlot()
         # The row vanished (purged) or had expired: the usual path, still holding
         # its slot until the transaction ends.
         return self.reserve(principal=principal, key=key, fingerprint=fingerprint,
