@@ -59,8 +59,9 @@ auth_attempts = Counter(
 
 agent_token_events = Counter(
     "taos_agent_token_events",
-    "Agent tokens issued, rotated and revoked (committed), and issues lost to an "
-    "active token (409)", ["event"])
+    "Agent tokens issued, rotated and revoked (counted when the service does it, so a "
+    "transaction rolled back later still counts), and issues lost to an active token (409)",
+    ["event"])
 
 deploy_job_duration = Histogram(
     "taos_deploy_job_duration_seconds",
