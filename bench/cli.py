@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(document["table_markdown"])
     print()
+    if document["peer_markdown"]:
+        print(document["peer_markdown"])
+        print()
     print(f"bench: wrote {json_path}", end="")
     if config.plot:
         from bench.plot import write_plot
