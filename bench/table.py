@@ -117,10 +117,14 @@ def setup_markdown(engines: list[EngineResult]) -> str:
 # The peer column's sides, in the order of the side-by-side table (bench/scenarios/peer.py).
 PEER_SIDES = (("drf", "drf-idempotency 1.0.0"), ("ours", "ours, Redis fast path"),
               ("ours_db", "ours, database path"))
+# Shown only when the run had them (--peer-baseline).
+PEER_BASELINE_SIDES = (("base", "ours (baseline), Redis fast path"),
+                       ("base_db", "ours (baseline), database path"))
 PEER_METRICS = (("fresh_ratio", "fresh key / no key throughput", ""),
                 ("added_p50_ms", "added p50 at concurrency 1", "ms"),
                 ("replay_ratio", "replay / fresh key throughput", ""),
-                ("ours_over_theirs", "ours / theirs (fresh / no key)", ""))
+                ("ours_over_theirs", "ours / theirs (fresh / no key)", ""),
+                ("ours_over_baseline", "ours / baseline (fresh / no key)", ""))
 PEER_SPECIAL = "peer_column"
 
 
@@ -144,17 +148,21 @@ def peer_markdown(engines: list[EngineResult]) -> str:
         ours = cells.get(("ours", "fresh_ratio"))
         if ("drf", "fresh_ratio") not in cells and ours is not None:
             head += "; " + ours.row.note.rpartition("; ")[2]
-        lines = [head, "", "| | " + " | ".join(title for _, title in PEER_SIDES) + " |",
-                 "|---|" + "---|" * len(PEER_SIDES)]
-        for metric, title, _unit in PEER_METRICS:
+        sides = PEER_SIDES + tuple(s for s in PEER_BASELINE_SIDES
+                                   if (s[0], "fresh_ratio") in cells)
+        metrics = [m for m in PEER_METRICS
+                   if m[0] != "ours_over_baseline" or ("ours", m[0]) in cells]
+        lines = [head, "", "| | " + " | ".join(title for _, title in sides) + " |",
+                 "|---|" + "---|" * len(sides)]
+        for metric, title, _unit in metrics:
             row = [title]
-            for side, _ in PEER_SIDES:
+            for side, _ in sides:
                 measured = cells.get((side, metric))
                 if measured is None and (side, metric) == ("drf", "ours_over_theirs"):
                     row.append("1 (the reference)" if ("drf", "fresh_ratio") in cells else NO_VALUE)
                     continue
                 if measured is None:
-                    row.append("not run" if side != "ours" else NO_VALUE)
+                    row.append("not run" if side == "drf" else NO_VALUE)
                     continue
                 verdict = f" ({measured.verdict})" if measured.verdict else ""
                 spread = measured.row.detail.get("rounds") or []

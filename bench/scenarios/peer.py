@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import math
+import os
 import secrets
 import statistics
 from collections.abc import Iterator
@@ -61,6 +62,10 @@ SIDES: dict[str, tuple[str, dict[str, str], str]] = {
     "ours": ("ours", {}, "ours, @idempotent (Redis fast path where the engine has Redis)"),
     "ours_db": ("ours", {"IDEMPOTENCY_REDIS_FAST_PATH": "0"},
                 "ours, @idempotent, database path (IDEMPOTENCY_REDIS_FAST_PATH=0)"),
+    # With --peer-baseline: the same, from another version of the package.
+    "base": ("ours", {}, "ours (baseline), Redis fast path where the engine has Redis"),
+    "base_db": ("ours", {"IDEMPOTENCY_REDIS_FAST_PATH": "0"},
+                "ours (baseline), database path"),
 }
 
 
@@ -71,9 +76,11 @@ def theirs_installed() -> bool:
 
 def sides_for(site: Site) -> list[str]:
     """The sides that run on `site`'s engine: theirs needs Redis, as does our database-path variant."""
+    baseline = site.config.peer_baseline is not None
     if site.engine.cache != "redis":
-        return ["control", "ours"]
-    return ["control", *(["drf"] if theirs_installed() else []), "ours", "ours_db"]
+        return ["control", "ours", *(["base"] if baseline else [])]
+    return ["control", *(["drf"] if theirs_installed() else []), "ours", "ours_db",
+            *(["base", "base_db"] if baseline else [])]
 
 
 def theirs_missing_reason(site: Site) -> str:
@@ -119,6 +126,12 @@ def _lab_env(site: Site, database_url: str, sqlite_path: Path | None, extra: dic
     if site.engine.cache == "redis":
         env["PEER_LAB_REDIS_URL"] = site.config.redis_url
     return env
+
+
+def _with_baseline(env: dict[str, str], baseline: Path) -> dict[str, str]:
+    """`env` importing the idempotency package from `baseline` (ahead of the installed one)."""
+    return {**env, "PYTHONPATH": os.pathsep.join(
+        p for p in (str(baseline.resolve()), env.get("PYTHONPATH", "")) if p)}
 
 
 @contextmanager
@@ -242,19 +255,28 @@ def peer_rows(results: dict[str, SideRounds], sides: list[str], *,
         title = SIDES[name][2]
         rows.append(MeasureRow(
             f"{title}: fresh key / no key throughput", _median(r.fresh_ratio),
-            target=None if name == "drf" else FRESH_TARGET,
+            target=None if name in ("drf", "base", "base_db") else FRESH_TARGET,
             note=_spread(r.fresh_ratio) + (f"; {theirs_note}" if theirs_note else ""),
             detail={"rounds": r.fresh_ratio, "side": name, "metric": "fresh_ratio",
                     "fresh_rps": r.fresh_rps, "plain_rps": r.plain_rps}))
         rows.append(MeasureRow(
             f"{title}: added p50 at concurrency 1", _median(r.added_p50_ms), "ms",
-            target=None if name == "drf" else ADDED_P50_TARGET, note=_spread(r.added_p50_ms, " ms"),
+            target=None if name in ("drf", "base", "base_db") else ADDED_P50_TARGET,
+            note=_spread(r.added_p50_ms, " ms"),
             detail={"rounds": r.added_p50_ms, "side": name, "metric": "added_p50_ms"}))
         rows.append(MeasureRow(
             f"{title}: replay / fresh key throughput", _median(r.replay_ratio),
-            target=None if name in ("drf", "ours_db") else REPLAY_TARGET,
+            target=REPLAY_TARGET if name == "ours" else None,
             note=_spread(r.replay_ratio),
             detail={"rounds": r.replay_ratio, "side": name, "metric": "replay_ratio"}))
+    for name, base in (("ours", "base"), ("ours_db", "base_db")):
+        if base in sides:
+            per_round = [o / b for o, b in zip(results[name].fresh_ratio,
+                                               results[base].fresh_ratio)]
+            rows.append(MeasureRow(
+                f"{SIDES[name][2]} vs the baseline: (fresh/no key) ours / baseline",
+                _median(per_round), note=_spread(per_round),
+                detail={"rounds": per_round, "side": name, "metric": "ours_over_baseline"}))
     if "drf" in sides:
         theirs = results["drf"].fresh_ratio
         for name in ("ours", "ours_db"):
@@ -281,6 +303,9 @@ async def peer_column(site: Site) -> list[MeasureRow]:
     with _lab_database(site) as (database_url, sqlite_path):
         envs = {name: _lab_env(site, database_url, sqlite_path, SIDES[name][1], SIDES[name][0])
                 for name in sides}
+        for name in ("base", "base_db"):
+            if name in envs:
+                envs[name] = _with_baseline(envs[name], config.peer_baseline)
         await asyncio.to_thread(run_django, {**envs["control"], "PEER_LAB_SIDE": "ours"},
                                 "-m", "django", "migrate", "-v0")
         async with AsyncExitStack() as stack:
