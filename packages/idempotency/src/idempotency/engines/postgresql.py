@@ -21,6 +21,7 @@ round trip: the statements are hand-written.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from datetime import datetime
 from typing import Any
@@ -100,13 +101,26 @@ def _preparing_cursor_class() -> type | None:
             raw = self.connection
             saved, raw.prepare_threshold = raw.prepare_threshold, 0
             try:
-                return super().execute(query, params,
-                                       prepare=True if prepare is None else prepare,
-                                       binary=binary)
+                result = super().execute(query, params,
+                                         prepare=True if prepare is None else prepare,
+                                         binary=binary)
             finally:
                 raw.prepare_threshold = saved
+            if self._query is None:
+                # psycopg keeps no query text for a prepared run; Django's
+                # statement log (DEBUG, CaptureQueriesContext) reads it here.
+                self._query = _LoggedQuery(query.encode())
+            return result
 
     return PreparingCursor
+
+
+@dataclasses.dataclass(frozen=True)
+class _LoggedQuery:
+    """What Django's statement log reads of a psycopg cursor's last query (`.query`)."""
+
+    query: bytes
+    params: None = None
 
 
 def _raise_in_use_on_lock_timeout(exc: OperationalError, wait_seconds: float) -> None:
