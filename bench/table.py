@@ -115,10 +115,10 @@ def setup_markdown(engines: list[EngineResult]) -> str:
 
 
 # The peer column's sides, in the order of the side-by-side table (bench/scenarios/peer.py).
-PEER_SIDES = (("drf", "drf-idempotency 1.0.0"), ("ours", "ours, Redis fast path"),
+PEER_SIDES = (("drf", "drf-idempotency 1.0.0"), ("ours", "ours (Redis fast path where Redis)"),
               ("ours_db", "ours, database path"))
 # Shown only when the run had them (--peer-baseline).
-PEER_BASELINE_SIDES = (("base", "ours (baseline), Redis fast path"),
+PEER_BASELINE_SIDES = (("base", "ours (baseline, Redis fast path where Redis)"),
                        ("base_db", "ours (baseline), database path"))
 PEER_METRICS = (("fresh_ratio", "fresh key / no key throughput", ""),
                 ("added_p50_ms", "added p50 at concurrency 1", "ms"),

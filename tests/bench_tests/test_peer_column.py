@@ -78,5 +78,5 @@ def test_ours_and_theirs_run_side_by_side_in_one_run(peer):
         assert versus["detail"]["rounds"] == pytest.approx(expected)
         assert versus["target"]["value"] == pytest.approx(1 + noise, abs=1e-3)
     table = document["peer_markdown"]
-    assert "| | drf-idempotency 1.0.0 | ours, Redis fast path | ours, database path |" in table
+    assert "| | drf-idempotency 1.0.0 | ours (Redis fast path where Redis) | ours, database path |" in table
     assert table in stdout
