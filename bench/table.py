@@ -146,8 +146,8 @@ def peer_markdown(engines: list[EngineResult]) -> str:
         aa = cells.get(("control", "aa"))
         head = f"{engine.name}: control A/A {fmt(aa.row.value)} ({aa.row.note})" if aa else engine.name
         ours = cells.get(("ours", "fresh_ratio"))
-        if ("drf", "fresh_ratio") not in cells and ours is not None:
-            head += "; " + ours.row.note.rpartition("; ")[2]
+        if ours is not None and ours.row.detail.get("theirs_not_run"):
+            head += "; " + ours.row.detail["theirs_not_run"]
         sides = PEER_SIDES + tuple(s for s in PEER_BASELINE_SIDES
                                    if (s[0], "fresh_ratio") in cells)
         metrics = [m for m in PEER_METRICS

@@ -258,7 +258,8 @@ def peer_rows(results: dict[str, SideRounds], sides: list[str], *,
             target=None if name in ("drf", "base", "base_db") else FRESH_TARGET,
             note=_spread(r.fresh_ratio) + (f"; {theirs_note}" if theirs_note else ""),
             detail={"rounds": r.fresh_ratio, "side": name, "metric": "fresh_ratio",
-                    "fresh_rps": r.fresh_rps, "plain_rps": r.plain_rps}))
+                    "fresh_rps": r.fresh_rps, "plain_rps": r.plain_rps,
+                    "theirs_not_run": theirs_note}))
         rows.append(MeasureRow(
             f"{title}: added p50 at concurrency 1", _median(r.added_p50_ms), "ms",
             target=None if name in ("drf", "base", "base_db") else ADDED_P50_TARGET,
