@@ -87,6 +87,11 @@ def parse_args(argv: list[str] | None) -> RunConfig:
                         help="skip the PNG (matplotlib not needed then)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the bench databases, gunicorn logs and work directory")
+    parser.add_argument("--peer-baseline", type=Path, default=None, metavar="SRC",
+                        help="the src directory of another version of the idempotency package "
+                             "(e.g. `git archive main packages/idempotency/src | tar -x -C DIR`, "
+                             "then DIR/packages/idempotency/src): the peer column also runs it, "
+                             "alternated with ours, to measure a change")
     parser.add_argument("--smoke", action="store_true",
                         help="a quick check that everything runs: 2 rounds of 20 requests, "
                              "2 gunicorn workers, 2,000 big rows (no verdicts: too few rounds)")
@@ -105,8 +110,10 @@ def parse_args(argv: list[str] | None) -> RunConfig:
         only=tuple(args.only), everything=args.everything, auth=args.auth,
         live_settings=args.live_settings, pg_url=args.pg_url, mysql_url=args.mysql_url,
         redis_url=args.redis_url, out_dir=args.out, plot=args.plot, keep=args.keep,
-        smoke=args.smoke,
+        smoke=args.smoke, peer_baseline=args.peer_baseline,
     )
+    if config.peer_baseline and not (config.peer_baseline / "idempotency").is_dir():
+        parser.error(f"--peer-baseline {config.peer_baseline}: no idempotency package there")
     if config.rounds < 1 or config.requests < 1:
         parser.error("--rounds and --requests must be >= 1")
     return config
@@ -168,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(document["table_markdown"])
     print()
+    if document["peer_markdown"]:
+        print(document["peer_markdown"])
+        print()
     print(f"bench: wrote {json_path}", end="")
     if config.plot:
         from bench.plot import write_plot

@@ -41,6 +41,9 @@ class RunConfig:
     keep: bool = False            # keep the bench databases and logs for a look afterwards
     smoke: bool = False
     static_root: Path | None = None  # set by bench/cli.py: one static collection per run
+    # The src directory of another version of the idempotency package: the
+    # peer column runs it too, as "ours (baseline)" (bench/scenarios/peer.py).
+    peer_baseline: Path | None = None
 
     def smoke_sized(self) -> RunConfig:
         """Return this config shrunk to a quick check that everything runs."""
@@ -51,6 +54,7 @@ class RunConfig:
         data = asdict(self)
         data["out_dir"] = str(self.out_dir)
         data.pop("static_root")
+        data["peer_baseline"] = str(self.peer_baseline) if self.peer_baseline else None
         data["pg_url"] = _without_password(self.pg_url)
         data["mysql_url"] = _without_password(self.mysql_url)
         data["redis_url"] = _without_password(self.redis_url)

@@ -114,6 +114,65 @@ def setup_markdown(engines: list[EngineResult]) -> str:
     return "\n".join(lines)
 
 
+# The peer column's sides, in the order of the side-by-side table (bench/scenarios/peer.py).
+PEER_SIDES = (("drf", "drf-idempotency 1.0.0"), ("ours", "ours (Redis fast path where Redis)"),
+              ("ours_db", "ours, database path"))
+# Shown only when the run had them (--peer-baseline).
+PEER_BASELINE_SIDES = (("base", "ours (baseline, Redis fast path where Redis)"),
+                       ("base_db", "ours (baseline), database path"))
+PEER_METRICS = (("fresh_ratio", "fresh key / no key throughput", ""),
+                ("added_p50_ms", "added p50 at concurrency 1", "ms"),
+                ("replay_ratio", "replay / fresh key throughput", ""),
+                ("ours_over_theirs", "ours / theirs (fresh / no key)", ""),
+                ("ours_over_baseline", "ours / baseline (fresh / no key)", ""))
+PEER_SPECIAL = "peer_column"
+
+
+def peer_cells(engine: EngineResult) -> dict[tuple[str, str], Any] | None:
+    """The peer column's rows of `engine` by (side, metric), or None if it did not run."""
+    special = engine.specials.get(PEER_SPECIAL)
+    if special is None or special.error:
+        return None
+    return {(r.row.detail.get("side"), r.row.detail.get("metric")): r for r in special.rows}
+
+
+def peer_markdown(engines: list[EngineResult]) -> str:
+    """Ours and drf-idempotency side by side, one block per engine the peer column ran on."""
+    blocks = []
+    for engine in engines:
+        cells = peer_cells(engine)
+        if cells is None:
+            continue
+        aa = cells.get(("control", "aa"))
+        head = f"{engine.name}: control A/A {fmt(aa.row.value)} ({aa.row.note})" if aa else engine.name
+        ours = cells.get(("ours", "fresh_ratio"))
+        if ours is not None and ours.row.detail.get("theirs_not_run"):
+            head += "; " + ours.row.detail["theirs_not_run"]
+        sides = PEER_SIDES + tuple(s for s in PEER_BASELINE_SIDES
+                                   if (s[0], "fresh_ratio") in cells)
+        metrics = [m for m in PEER_METRICS
+                   if m[0] != "ours_over_baseline" or ("ours", m[0]) in cells]
+        lines = [head, "", "| | " + " | ".join(title for _, title in sides) + " |",
+                 "|---|" + "---|" * len(sides)]
+        for metric, title, _unit in metrics:
+            row = [title]
+            for side, _ in sides:
+                measured = cells.get((side, metric))
+                if measured is None and (side, metric) == ("drf", "ours_over_theirs"):
+                    row.append("1 (the reference)" if ("drf", "fresh_ratio") in cells else NO_VALUE)
+                    continue
+                if measured is None:
+                    row.append("not run" if side == "drf" else NO_VALUE)
+                    continue
+                verdict = f" ({measured.verdict})" if measured.verdict else ""
+                spread = measured.row.detail.get("rounds") or []
+                low_high = (f" [{min(spread):.2f}–{max(spread):.2f}]" if spread else "")
+                row.append(f"{fmt(measured.row.value, measured.row.unit)}{low_high}{verdict}")
+            lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
 def results_document(engines: list[EngineResult], *, meta: dict[str, Any]) -> dict[str, Any]:
     return {
         "schema": 1,
@@ -122,6 +181,7 @@ def results_document(engines: list[EngineResult], *, meta: dict[str, Any]) -> di
         "errors": [error for engine in engines for error in engine.errors],
         "setup_markdown": setup_markdown(engines),
         "table_markdown": markdown_table(engines),
+        "peer_markdown": peer_markdown(engines),
     }
 
 

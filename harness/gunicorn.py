@@ -8,7 +8,8 @@ answers and every worker is up, and stops by PID: SIGTERM to the master
 `tests.support.live_env`, the bench with `bench.engines.provision`); only
 the bind address, the worker count, worker recycling, no deploy worker
 unless `env` sets TAOS_DEPLOY_WORKERS, and, if given, the worker timeout
-come from here. `cpu_seconds()` is the CPU time the master and its workers
+come from here; `app` serves another WSGI application than the site's with
+the same gunicorn.conf.py (the bench's peer lab). `cpu_seconds()` is the CPU time the master and its workers
 used, which the bench charges its rounds.
 """
 
@@ -41,7 +42,8 @@ class GunicornServer:
     """One gunicorn master with `workers` sync workers on 127.0.0.1."""
 
     def __init__(self, *, env: dict[str, str], workers: int = 4, log_path: Path,
-                 timeout: int | None = None):
+                 timeout: int | None = None, app: str | None = None):
+        self.app = app
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workers = workers
@@ -67,7 +69,8 @@ class GunicornServer:
     def start(self) -> GunicornServer:
         self._log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py")],
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+             *([self.app] if self.app else [])],
             cwd=ROOT, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
         )
         self.wait_ready()

@@ -8,6 +8,7 @@ of the control plane:
   and reference items that the default run leaves out (`--all` runs them);
 - `idempotency`: keyed creates, replays (Redis and database paths), the
   64-request same-key race;
+- `peer`: the peer column, ours beside drf-idempotency on one lab view (bench/peer_lab/);
 - `tokens`: agent token vs session, authentication queries, the 64-request
   token issue race;
 - `fair_waiting`: a 64-way same-key storm against another client's reads;
@@ -20,5 +21,5 @@ of the control plane:
 from __future__ import annotations
 
 # Imported in the order of the table's rows: each part's baseline before what it is compared with.
-from bench.scenarios import agents, idempotency, fair_waiting, idempotency_table, tokens  # noqa: F401, I001
+from bench.scenarios import agents, idempotency, peer, fair_waiting, idempotency_table, tokens  # noqa: F401, I001
 from bench.scenarios import metrics  # noqa: F401

@@ -223,3 +223,22 @@ def test_the_table_is_printed_and_stored(smoke):
 def test_the_plot_is_a_png(smoke):
     _, _, out = smoke
     assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_peer_column_runs_ours_beside_the_control_and_says_why_theirs_did_not(smoke, engine):
+    rows = _rows(engine, "peer_column")
+    by_metric = {(r["detail"]["side"], r["detail"]["metric"]): r for r in rows.values()}
+    # SQLite: no Redis, so neither drf-idempotency nor our database-path variant.
+    assert {side for side, _ in by_metric} == {"control", "ours"}
+    aa = by_metric[("control", "aa")]
+    assert len(aa["detail"]["rounds"]) == SMOKE_ROUNDS and aa["value"] > 0
+    for metric in ("fresh_ratio", "added_p50_ms", "replay_ratio"):
+        measured = by_metric[("ours", metric)]
+        assert len(measured["detail"]["rounds"]) == SMOKE_ROUNDS
+        assert measured["value"] == pytest.approx(statistics.median(measured["detail"]["rounds"]))
+        assert measured["verdict"] in ("pass", "miss") or metric == "replay_ratio"
+    assert 0 < by_metric[("ours", "fresh_ratio")]["value"]
+    assert "drf-idempotency: not run (it needs Redis)" in by_metric[("ours", "fresh_ratio")]["note"]
+    result, document, _ = smoke
+    assert document["peer_markdown"].startswith("sqlite: control A/A ")
+    assert document["peer_markdown"] in result.stdout

@@ -211,3 +211,53 @@ def test_the_delay_header_is_the_one_the_live_views_read():
     from harness.live_views import DELAY_HEADER as META_NAME
 
     assert "HTTP_" + DELAY_HEADER.upper().replace("-", "_") == META_NAME
+
+
+def _peer_engine(sides: list[str], theirs_note: str = "") -> EngineResult:
+    from bench.measurements import MeasureResult, SpecialResult
+    from bench.registry import target_for
+    from bench.scenarios.peer import SideRounds, peer_rows
+
+    results = {name: SideRounds() for name in sides}
+    results["control"].aa_ratio = [0.9, 1.1, 1.05]
+    for name, fresh in (("drf", [0.8, 0.8, 0.8]), ("ours", [0.88, 0.96, 0.92]),
+                        ("ours_db", [0.9, 0.9, 0.9])):
+        if name in results:
+            results[name].fresh_ratio = fresh
+            results[name].added_p50_ms = [0.4, 0.5, 0.6]
+            results[name].replay_ratio = [2.0, 2.5, 3.0]
+    tags = ("postgres-redis", "postgresql", "redis")
+    rows = peer_rows(results, sides, theirs_note=theirs_note)
+    special = SpecialResult(name="peer_column", title="peer column",
+                            rows=[MeasureResult(row, target_for(row.target, tags)) for row in rows])
+    return EngineResult(name="postgres-redis", title="PostgreSQL + Redis", tags=tags,
+                        specials={"peer_column": special})
+
+
+def test_the_peer_column_judges_ours_against_theirs_beyond_the_a_a_noise():
+    from bench.table import peer_cells, peer_markdown
+
+    engine = _peer_engine(["control", "drf", "ours", "ours_db"])
+    cells = peer_cells(engine)
+    versus = cells[("ours", "ours_over_theirs")]
+    assert versus.row.detail["rounds"] == pytest.approx([1.1, 1.2, 1.15])
+    assert versus.row.value == pytest.approx(1.15)
+    assert versus.target == Target(">=", 1.1)  # 1 + the A/A ratios' widest distance from 1
+    assert versus.verdict == "pass"
+    assert cells[("ours_db", "ours_over_theirs")].row.value == pytest.approx(1.125)
+    assert cells[("ours_db", "ours_over_theirs")].verdict == "pass"
+    assert cells[("ours", "fresh_ratio")].verdict == "pass" and cells[("drf", "fresh_ratio")].verdict is None
+    table = peer_markdown([engine])
+    assert table.startswith("postgres-redis: control A/A 1.05 ")
+    assert ("| fresh key / no key throughput | 0.800 [0.80–0.80] | 0.920 [0.88–0.96] (pass) | "
+            "0.900 [0.90–0.90] (pass) |") in table
+
+
+def test_the_peer_column_without_theirs_says_not_run():
+    from bench.table import peer_markdown
+
+    table = peer_markdown([_peer_engine(["control", "ours"],
+                                        theirs_note="drf-idempotency: not run (it needs Redis)")])
+    assert table.startswith("postgres-redis: control A/A 1.05 (min–max 0.90–1.10 over 3 rounds; "
+                            "noise floor ±0.10); drf-idempotency: not run (it needs Redis)\n")
+    assert "| fresh key / no key throughput | not run | 0.920 [0.88–0.96] (pass) | — |" in table

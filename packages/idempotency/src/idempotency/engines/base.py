@@ -184,14 +184,19 @@ class Engine:
         Hand-written: the ORM's UPDATE costs several times the CPU of the
         statement it sends, on every idempotent request.
         """
-        params = [
+        with connection.cursor() as cursor:
+            cursor.execute(self.complete_sql, self.complete_params(
+                principal=principal, key=key, response=response))
+
+    def complete_params(self, *, principal: str, key: str,
+                        response: StoredResponse) -> list[Any]:
+        """The parameters of `complete_sql` for `response`."""
+        return [
             response.status,
             model_field("response_body").get_db_prep_value(response.body, connection),
             model_field("response_headers").get_db_prep_value(response.headers, connection),
             key, principal,
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(self.complete_sql, params)
 
     # --- Checks --------------------------------------------------------------
 

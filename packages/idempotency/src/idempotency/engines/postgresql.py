@@ -11,6 +11,9 @@
   the connection when a worker dies; every host on the database sees them.
 - A key it did not insert (a replay, or a waiter whose holder committed) is
   read with one more statement (`select_stored_sql`).
+- The stored response and the COMMIT go in one round trip
+  (`complete`) when the request's transaction is the connection's
+  outermost one: the commit its exit would send anyway.
 
 The ORM cannot say "insert unless the key exists, and tell me" in one
 round trip: the statements are hand-written.
@@ -18,6 +21,7 @@ round trip: the statements are hand-written.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from datetime import datetime
 from typing import Any
@@ -56,6 +60,67 @@ def _stored_from_row(fingerprint: str, status: int, body: bytes | None, headers:
     headers = model_field("response_headers").from_db_value(headers, None, connection)
     return StoredResponse(fingerprint=fingerprint, status=status, body=bytes(body or b""),
                           headers=headers or {}, expires_at=expires_at)
+
+
+def _reservation_cursor() -> Any:
+    """A cursor whose statements PostgreSQL parses and plans once per connection.
+
+    Server-side binding, each statement prepared on its first run on a
+    connection (psycopg's `prepare=True`) and kept by it, or by PgBouncer
+    1.21+ with max_prepared_statements in transaction mode. Where the
+    database's OPTIONS say `"prepare_threshold": None` (the site's
+    DB_POOLER=pgbouncer, for a pooler that may not keep them), or with
+    psycopg2: Django's own cursor, client-side binding, nothing prepared.
+    """
+    options = connection.settings_dict.get("OPTIONS") or {}
+    if ("prepare_threshold" in options and options["prepare_threshold"] is None) \
+            or _preparing_cursor_class() is None:
+        return connection.cursor()
+    connection.ensure_connection()
+    return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
+
+
+@functools.cache
+def _preparing_cursor_class() -> type | None:
+    """Django's server-binding cursor, made to prepare what it runs; None without psycopg 3.
+
+    Imported on first use: the package loads on SQLite and MariaDB hosts
+    that have no PostgreSQL driver.
+    """
+    from django.db.backends.postgresql import psycopg_any
+
+    if not psycopg_any.is_psycopg3:
+        return None
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparingCursor(ServerBindingCursor):
+        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
+                    binary: bool | None = None) -> Any:
+            # Django connects with prepare_threshold=None, which psycopg reads
+            # as "never prepare", even when asked: lift it for this statement.
+            raw = self.connection
+            saved, raw.prepare_threshold = raw.prepare_threshold, 0
+            try:
+                result = super().execute(query, params,
+                                         prepare=True if prepare is None else prepare,
+                                         binary=binary)
+            finally:
+                raw.prepare_threshold = saved
+            if self._query is None:
+                # psycopg keeps no query text for a prepared run; Django's
+                # statement log (DEBUG, CaptureQueriesContext) reads it here.
+                self._query = _LoggedQuery(query.encode())
+            return result
+
+    return PreparingCursor
+
+
+@dataclasses.dataclass(frozen=True)
+class _LoggedQuery:
+    """What Django's statement log reads of a psycopg cursor's last query (`.query`)."""
+
+    query: bytes
+    params: None = None
 
 
 def _raise_in_use_on_lock_timeout(exc: OperationalError, wait_seconds: float) -> None:
@@ -167,7 +232,7 @@ class PostgreSQLEngine(Engine):
         params = [_lock_timeout(wait_seconds), slot_lock_base(principal, key),
                   principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
         try:
-            with connection.cursor() as cursor:
+            with _reservation_cursor() as cursor:
                 cursor.execute(self.insert_admitted_sql(slots.slot_count()), params)
                 inserted, admitted = cursor.fetchone()
         except OperationalError as exc:
@@ -186,9 +251,33 @@ class PostgreSQLEngine(Engine):
                             method=method, path=path, wait_seconds=wait_seconds,
                             expires_at=expires_at)
 
+    def complete(self, *, principal: str, key: str, response: StoredResponse) -> None:
+        """Store `response` and commit the request's transaction in the same round trip.
+
+        Only when that transaction is the connection's outermost one, opened
+        from autocommit (the request's own, as `engine.transaction` opens
+        it): then the COMMIT is the one its exit would send next, and that
+        exit finds the connection idle and sends nothing. Inside an outer
+        transaction (a test's, ATOMIC_REQUESTS) it stores only. Django's
+        cursor binds parameters client-side (its default), which is what
+        lets two statements share one call; a failed COMMIT raises here,
+        before any response leaves.
+        """
+        params = self.complete_params(principal=principal, key=key, response=response)
+        commits_here = (len(connection.atomic_blocks) == 1 and connection.commit_on_exit
+                        and not connection.needs_rollback
+                        and not connection.features.uses_server_side_binding)
+        with connection.cursor() as cursor:
+            cursor.execute(self.complete_and_commit_sql if commits_here else self.complete_sql,
+                           params)
+
+    @functools.cached_property
+    def complete_and_commit_sql(self) -> str:
+        return f"{self.complete_sql}; COMMIT"
+
     def read(self, *, principal: str, key: str) -> StoredResponse | None:
         """Return the stored response of (principal, key); hand-written, as every replay reads it."""
-        with connection.cursor() as cursor:
+        with _reservation_cursor() as cursor:
             cursor.execute(self.select_stored_sql, [key, principal])
             row = cursor.fetchone()
         if row is None:
