@@ -48,9 +48,7 @@ def _plain_static_storage(settings) -> None:
     }
 
 
-@pytest.fixture(autouse=True)
-def _clean_cache() -> Iterator[None]:
-    yield
+def _clear_test_cache() -> None:
     if hasattr(cache, "delete_pattern"):
         cache.delete_pattern("*")  # django-redis: only this KEY_PREFIX's keys
     else:
@@ -58,6 +56,12 @@ def _clean_cache() -> Iterator[None]:
             cache.clear()
         except Exception:  # the database cache has no table outside db tests
             pass
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    yield
+    _clear_test_cache()
 
 
 @pytest.fixture
@@ -167,6 +171,11 @@ def gunicorn_factory(transactional_db, tmp_path, collected_static,
     DATABASE_URL.
     """
     servers: list[GunicornServer] = []
+    # The servers count failed logins and the like in the shared cache; on the
+    # database cache that is a table of the test database, which `_clean_cache`
+    # cannot reach after the database fixture's teardown: cleared here, before
+    # and after, so no live test inherits another's lockout.
+    _clear_test_cache()
     base_env = {"DJANGO_SETTINGS_MODULE": "harness.live_settings",
                 "TAOS_STATIC_ROOT": collected_static}
 
@@ -181,6 +190,7 @@ def gunicorn_factory(transactional_db, tmp_path, collected_static,
     yield start
     for server in servers:
         server.stop()
+    _clear_test_cache()
     connection.close()
 
 
