@@ -83,7 +83,7 @@ HEADINGS_JS = """() => {
 
 # The admin's stylesheets are linked and applied (the header has its colour),
 # and the console's own stylesheet is loaded.
-CSS_JS = """() => {
+CSS_JS = r"""() => {
   const wrong = [];
   const sheets = [...document.styleSheets].map((sheet) => sheet.href || "");
   // Hashed names in production storage: admin/css/base.<hash>.css.
