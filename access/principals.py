@@ -31,14 +31,11 @@ def log_principal_for(request: Any) -> str | None:
     token, `user:<id>` for a session or a password (Basic); None when
     anonymous. Never a token, a secret or a user name.
     """
-    user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
-        return None
-    agent = getattr(user, "agent", None)
-    if agent is not None:
-        return f"agent:{agent.pk}"
+    principal = principal_for(request)
+    if principal is None or principal.startswith("agent:"):
+        return principal
     auth = getattr(request, "auth", None)
     meta = getattr(auth, "_meta", None)
     if meta is not None and getattr(auth, "pk", None) is not None:
         return f"{meta.model_name}:{auth.pk}"
-    return f"user:{user.pk}"
+    return principal
