@@ -8,9 +8,11 @@ against that device alone (TAOS_AUTH_DEVICE_FAILURE_LIMIT), and the per-user
 count (which anyone can fill from anywhere) does not apply to it; without a
 valid one, the per-user limit applies as before. The per-address limit
 applies to every client. The cookie is signed with SECRET_KEY
-(`django.core.signing`, its own salt) and lasts TAOS_DEVICE_COOKIE_AGE
-seconds; it proves an earlier login from that client, nothing more: it logs
-nobody in.
+(`django.core.signing`, its own salt), lasts TAOS_DEVICE_COOKIE_AGE
+seconds and carries a mark of the user's password hash (the first 16 hex
+digits of Django's session auth hash, an HMAC keyed with SECRET_KEY): a new
+password voids every device cookie of the user, as it ends their sessions.
+It proves an earlier login from that client, nothing more: it logs nobody in.
 """
 
 from __future__ import annotations
@@ -23,33 +25,46 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare
 
 COOKIE_NAME = "taos_device"
 SALT = "access.device_cookie"
 
 
-def make(user_pk: Any) -> str:
-    """Return a new signed device cookie value for the user `user_pk`."""
-    return signing.dumps({"u": str(user_pk), "n": secrets.token_urlsafe(16)}, salt=SALT)
+def _password_mark(user: Any) -> str:
+    """A mark of `user`'s current password hash: a new password, a new mark."""
+    return user.get_session_auth_hash()[:16]
 
 
-def nonce(value: str | None, user_pk: Any) -> str | None:
-    """Return the nonce of `value` if it is a valid, unexpired device cookie of `user_pk`."""
-    if not value or user_pk is None:
+def make(user: Any) -> str:
+    """Return a new signed device cookie value for `user` and their current password."""
+    return signing.dumps({"u": str(user.pk), "n": secrets.token_urlsafe(16),
+                          "p": _password_mark(user)}, salt=SALT)
+
+
+def nonce(value: str | None, user: Any) -> str | None:
+    """Return the nonce of `value` if it is a valid, unexpired device cookie of `user`.
+
+    Valid: signed here, not older than TAOS_DEVICE_COOKIE_AGE, made for this
+    user while they had the password they have now.
+    """
+    if not value or user is None or user.pk is None:
         return None
     try:
         payload = signing.loads(value, salt=SALT, max_age=settings.TAOS_DEVICE_COOKIE_AGE)
     except (signing.BadSignature, ValueError):
         return None
-    if not isinstance(payload, dict) or payload.get("u") != str(user_pk):
+    if not isinstance(payload, dict) or payload.get("u") != str(user.pk):
+        return None
+    if not constant_time_compare(str(payload.get("p", "")), _password_mark(user)):
         return None
     found = payload.get("n")
     return found if isinstance(found, str) and found else None
 
 
-def request_nonce(request: Any, user_pk: Any) -> str | None:
-    """Return the nonce of the device cookie `request` carries for `user_pk`, if valid."""
-    return nonce(getattr(request, "COOKIES", {}).get(COOKIE_NAME), user_pk)
+def request_nonce(request: Any, user: Any) -> str | None:
+    """Return the nonce of the device cookie `request` carries for `user`, if valid."""
+    return nonce(getattr(request, "COOKIES", {}).get(COOKIE_NAME), user)
 
 
 def _password_login(request: HttpRequest, response: HttpResponse) -> bool:
@@ -75,8 +90,8 @@ class DeviceCookieMiddleware:
         user = getattr(request, "user", None)
         if (user is not None and user.is_authenticated and user.pk is not None
                 and _password_login(request, response)
-                and request_nonce(request, user.pk) is None):
+                and request_nonce(request, user) is None):
             response.set_cookie(
-                COOKIE_NAME, make(user.pk), max_age=settings.TAOS_DEVICE_COOKIE_AGE,
+                COOKIE_NAME, make(user), max_age=settings.TAOS_DEVICE_COOKIE_AGE,
                 secure=settings.TAOS_HTTPS, httponly=True, samesite="Lax")
         return response

@@ -51,7 +51,7 @@ class LockoutModelBackend(ModelBackend):
         path = getattr(request, "path", "")
         method = "basic" if path.startswith("/api/") else "login"
         counted_as = signals.BASIC if method == "basic" else signals.SESSION
-        device = (device_cookie.request_nonce(request, account.user.pk)
+        device = (device_cookie.request_nonce(request, account.user)
                   if account.user is not None else None)
         # Raises lockout.LockedOut, out of authenticate(), before the hasher runs.
         try:

@@ -73,7 +73,7 @@ def test_the_admin_login_gives_a_device_cookie(root):
     response = client.post("/admin/login/", {"username": "root", "password": PASSWORD})
     assert response.status_code == 302
     value = response.cookies[device_cookie.COOKIE_NAME].value
-    assert device_cookie.nonce(value, root.pk) is not None
+    assert device_cookie.nonce(value, root) is not None
 
 
 def test_others_failures_do_not_lock_out_a_client_with_a_device_cookie(operator):
@@ -107,21 +107,25 @@ def test_the_admin_login_with_a_device_cookie_gets_in_while_the_user_is_locked_o
 
 
 @pytest.mark.parametrize("forge", ["other user", "bad signature", "other salt", "expired",
-                                   "garbage"])
+                                   "before a password change", "garbage"])
 def test_a_cookie_that_is_not_a_valid_one_for_the_user_counts_as_none(operator, make_user,
                                                                       settings, forge):
     other = make_user("other")
     values = {
-        "other user": device_cookie.make(other.pk),
-        "bad signature": device_cookie.make(operator.pk)[:-2] + "xx",
+        "other user": device_cookie.make(other),
+        "bad signature": device_cookie.make(operator)[:-2] + "xx",
         "other salt": signing.dumps({"u": str(operator.pk), "n": "n" * 22}, salt="elsewhere"),
-        "expired": device_cookie.make(operator.pk),
+        "expired": device_cookie.make(operator),
+        "before a password change": device_cookie.make(operator),
         "garbage": "\x00not a cookie",
     }
     value = values[forge]
     if forge == "expired":
         settings.TAOS_DEVICE_COOKIE_AGE = 1
         time.sleep(2.1)
+    if forge == "before a password change":
+        operator.set_password(PASSWORD)  # the same password, a new hash (a new salt)
+        operator.save()
     lock_out_the_user()
     client = APIClient()
     client.cookies[device_cookie.COOKIE_NAME] = value
