@@ -121,10 +121,15 @@ def _device_ident(account: str, nonce: str) -> str | None:
 def _taken(counters: list[Counter]) -> dict[str, float] | None:
     """Return the taken slots of `counters` (key: expiry); None when the cache is down."""
     try:
-        return cache.get_many([key for counter in counters for key in counter.keys])
+        taken = cache.get_many([key for counter in counters for key in counter.keys])
     except Exception as exc:
         logger.warning("lockout: cache unavailable (%s); not counting", exc.__class__.__name__)
         return None
+    # A slot whose value is not a number (unreadable: access/cache_serializer.py)
+    # is taken all the same, until the latest it can expire.
+    latest = time.time() + _window()
+    return {key: value if isinstance(value, (int, float)) else latest
+            for key, value in taken.items()}
 
 
 def _retry_after(expiries: list[float]) -> int:

@@ -187,9 +187,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache: shared by every worker, never per-process memory ---------------
 
 
-def redis_cache(*, ignore_exceptions: bool, serializer: str | None = None) -> dict:
-    """Return a django-redis cache on REDIS_URL with short socket timeouts."""
-    options = {"SERIALIZER": serializer} if serializer else {}
+def redis_cache(*, ignore_exceptions: bool) -> dict:
+    """Return a django-redis cache on REDIS_URL with short socket timeouts.
+
+    Values are JSON, never pickles: whoever can write to Redis must not run
+    code in the workers (access/cache_serializer.py).
+    """
     return {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
@@ -199,7 +202,7 @@ def redis_cache(*, ignore_exceptions: bool, serializer: str | None = None) -> di
             "SOCKET_CONNECT_TIMEOUT": 0.5,
             "SOCKET_TIMEOUT": 0.5,
             "IGNORE_EXCEPTIONS": ignore_exceptions,
-            **options,
+            "SERIALIZER": "access.cache_serializer.JSONOnlySerializer",
         },
     }
 
@@ -397,8 +400,7 @@ IDEMPOTENCY_CACHE_ALIAS = (
 )
 if IDEMPOTENCY_CACHE_ALIAS:
     # JSON, never pickles: whoever writes Redis must not run code in the workers.
-    CACHES["idempotency"] = redis_cache(
-        ignore_exceptions=False, serializer="django_redis.serializers.json.JSONSerializer")
+    CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
 # A key belongs to the agent of an agent token, else to the user.
 IDEMPOTENCY_PRINCIPAL = "access.principals.principal_for"
 # Its errors are this API's problem details, with the codes of ErrorCode.
