@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from request_context.logs import ACCESS_FORMAT, logging_config  # noqa: E402
+from tinyagentos_site.env import env_bool  # noqa: E402
 
 wsgi_app = "tinyagentos_site.wsgi:application"
 # The deploy worker the master forks sets Django up from this, with or without preload_app.
@@ -26,7 +27,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tinyagentos_site.settings")
 # files are marked by `child_exit`. A directory it made is removed at exit,
 # or by the next master to start when this one was killed (its PID is in the
 # name).
-_metrics = os.environ.get("TAOS_METRICS", "on").lower() not in ("0", "false", "no", "off")
+_metrics = env_bool("TAOS_METRICS", True)  # read as the settings read it
 _made_metrics_dir = None
 
 
