@@ -1,14 +1,19 @@
 """PostgreSQL's reservation statement: a fresh key, a completed key, a key whose slots are full.
 
-`services.reserve_admitted` takes one of the key's slots (advisory locks) and
-inserts in one statement, which does not read the row it did not insert: a
-replay reads it with one more statement. The slots are filled here from
-another connection, as other workers' requests would hold them.
+`services.reserve_admitted` takes one of the key's slots (advisory locks),
+inserts and, when it did not insert, reads the key's row, in one statement
+that also carries the transaction's BEGIN when it opens the connection's
+outermost transaction. The slots are filled here from another connection, as
+other workers' requests would hold them.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -64,24 +69,98 @@ def fill_slots(conn: psycopg.Connection, key: str) -> None:
         conn.execute("SELECT pg_advisory_lock(%s)", [base + n])
 
 
-def test_a_fresh_key_is_reserved_in_one_statement():
-    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-        assert reserve("fresh") is None
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """The statements sent, less the driver's own BEGIN and ROLLBACK."""
+    return [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "ROLLBACK")]
+
+
+@contextmanager
+def wire(tmp_path: Path) -> Iterator[list[str]]:
+    """Collect what the client sends the server (libpq's trace): its query messages."""
+    sent: list[str] = []
+    connection.ensure_connection()
+    pgconn = connection.connection.pgconn
+    trace = tmp_path / "libpq.trace"
+    with open(trace, "w") as out:
+        pgconn.trace(out.fileno())
+        try:
+            yield sent
+        finally:
+            pgconn.untrace()
+    for line in trace.read_text().splitlines():
+        fields = line.split("\t")  # time, F (frontend) or B, length, message, content
+        if fields[1] == "F" and fields[3] in ("Query", "Parse"):
+            sent.append(fields[3] + fields[4])
+
+
+def test_a_fresh_key_is_reserved_in_one_round_trip_with_its_begin(tmp_path):
+    """BEGIN, the PREPARE on the connection's first reservation, the EXECUTE: one message."""
+    connection.close()  # a connection that has prepared nothing yet
+    with wire(tmp_path) as sent:
+        for key in ("fresh-1", "fresh-2"):
+            with transaction.atomic():
+                assert reserve(key) is None
+                transaction.set_rollback(True)
+    assert [message.split(" ", 1)[0] for message in sent] == ["Query"] * 4
+    first, rollback, second, _ = sent
+    assert re.match(r'Query "BEGIN; PREPARE (taos_idempotency_\w+) AS WITH base AS', first)
+    name = re.search(r"PREPARE (\w+)", first).group(1)
+    assert f"; EXECUTE {name}(" in first and "ROLLBACK" in rollback
+    # Prepared once: the rollback kept it, and the next reservation only runs it.
+    assert second.startswith(f'Query "BEGIN; EXECUTE {name}(') and "fresh-2" in second
+
+
+@pytest.mark.parametrize("setting", [{"DISABLE_SERVER_SIDE_CURSORS": True},
+                                     {"OPTIONS": {"prepare_threshold": 5}}],
+                         ids=["behind a transaction pooler", "psycopg prepares itself"])
+def test_nothing_is_prepared_where_a_prepared_statement_would_not_last(tmp_path, setting):
+    settings_dict = connection.settings_dict
+    saved = {name: settings_dict.get(name) for name in setting}
+    connection.close()
+    settings_dict.update({name: {**(saved[name] or {}), **value} if isinstance(value, dict)
+                          else value for name, value in setting.items()})
+    try:
+        with wire(tmp_path) as sent, transaction.atomic():
+            assert reserve("plain") is None
+            transaction.set_rollback(True)
+    finally:
+        connection.close()
+        settings_dict.update(saved)
+    assert sent[0].startswith('Query "BEGIN; WITH base AS') and "PREPARE" not in sent[0]
+
+
+def test_the_merged_begin_opens_one_transaction_that_django_ends():
+    """The row dies with a rollback, and the connection is back in autocommit afterwards."""
+    with transaction.atomic():
+        assert reserve("rolled-back") is None
+        assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
         transaction.set_rollback(True)
-    assert [q["sql"] for q in queries.captured_queries if q["sql"] not in ("BEGIN", "ROLLBACK")
-            ][0].startswith("WITH base AS")
-    assert len([q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "ROLLBACK")]) == 1
+    assert not services.IdempotencyRecord.objects.filter(key="rolled-back").exists()
+    assert connection.get_autocommit() and connection.connection.autocommit
+    complete("committed")  # and the next request's transaction works as usual
+    assert services.IdempotencyRecord.objects.get(key="committed").response_status == 201
 
 
-def test_a_completed_key_answers_its_stored_response_with_one_more_statement():
+def test_inside_an_outer_transaction_the_statement_goes_alone():
+    with transaction.atomic():
+        services.IdempotencyRecord.objects.exists()  # the outer transaction has begun
+        with CaptureQueriesContext(connection) as queries, transaction.atomic():
+            assert reserve("nested") is None
+        transaction.set_rollback(True)
+    sent = statements(queries)
+    assert sent[0].startswith("SAVEPOINT") and "BEGIN" not in sent[1]
+    assert "EXECUTE taos_idempotency_" in sent[1]
+
+
+def test_a_completed_key_answers_its_stored_response_from_the_same_statement():
     complete("done")
-    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
         stored = reserve("done")
         transaction.set_rollback(True)
     assert (stored.status, stored.body, stored.headers) == (STORED.status, STORED.body,
                                                             STORED.headers)
     assert stored.expires_at > timezone.now()
-    assert len([q for q in queries.captured_queries if q["sql"] not in ("BEGIN", "ROLLBACK")]) == 2
+    assert len(statements(queries)) == 1
 
 
 def test_full_slots_still_replay_a_completed_key_at_once(other_connection):

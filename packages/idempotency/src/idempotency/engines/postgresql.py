@@ -9,11 +9,17 @@
   taken by the reservation insert itself (`reserve_admitted`), so a fresh
   key pays no extra statement. They vanish with the transaction, and with
   the connection when a worker dies; every host on the database sees them.
-- A key it did not insert (a replay, or a waiter whose holder committed) is
-  read with one more statement (`select_stored_sql`).
-- The stored response and the COMMIT go in one round trip
-  (`complete`) when the request's transaction is the connection's
-  outermost one: the commit its exit would send anyway.
+- A key it did not insert (a replay) comes back from the same statement;
+  only a waiter whose holder committed during its wait reads it with one
+  more (`select_stored_sql`): that row is not in the statement's snapshot.
+- Round trips of a fresh key: BEGIN and the reservation in one, the view's
+  own, the stored response and the COMMIT in one (`_send`); both merges
+  only when the request's transaction is the connection's outermost one.
+  Parameters are bound client-side (Django's default), which is what lets
+  statements share one call. The reservation and the stored response are
+  prepared with SQL PREPARE once per connection and run as EXECUTE, except
+  behind a transaction pooler and where psycopg prepares statements itself
+  (`_prepares`).
 
 The ORM cannot say "insert unless the key exists, and tell me" in one
 round trip: the statements are hand-written.
@@ -21,8 +27,11 @@ round trip: the statements are hand-written.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
+import hashlib
+import itertools
+import re
+import weakref
 from datetime import datetime
 from typing import Any
 
@@ -62,65 +71,92 @@ def _stored_from_row(fingerprint: str, status: int, body: bytes | None, headers:
                           headers=headers or {}, expires_at=expires_at)
 
 
-def _reservation_cursor() -> Any:
-    """A cursor whose statements PostgreSQL parses and plans once per connection.
+# libpq's PQTRANS_IDLE: no transaction open on the server (psycopg 3 and psycopg2 alike).
+_TRANSACTION_IDLE = 0
 
-    Server-side binding, each statement prepared on its first run on a
-    connection (psycopg's `prepare=True`) and kept by it, or by PgBouncer
-    1.21+ with max_prepared_statements in transaction mode. Where the
-    database's OPTIONS say `"prepare_threshold": None` (the site's
-    DB_POOLER=pgbouncer, for a pooler that may not keep them), or with
-    psycopg2: Django's own cursor, client-side binding, nothing prepared.
+# The statements this engine prepared (SQL PREPARE), per driver connection.
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _combines() -> bool:
+    """Whether statements can share a call: Django's cursor binds parameters client-side.
+
+    Server-side binding (OPTIONS "server_side_binding") sends one statement
+    per call: then each goes alone, unprepared.
     """
-    options = connection.settings_dict.get("OPTIONS") or {}
-    if ("prepare_threshold" in options and options["prepare_threshold"] is None) \
-            or _preparing_cursor_class() is None:
-        return connection.cursor()
-    connection.ensure_connection()
-    return connection._prepare_cursor(_preparing_cursor_class()(connection.connection))
+    return not connection.features.uses_server_side_binding
+
+
+def _opens_transaction() -> bool:
+    """Whether the next statement opens the connection's outermost transaction.
+
+    Django's atomic block has begun (the driver's autocommit is off) and
+    nothing has been sent since, so the driver would send a BEGIN of its own
+    first: a round trip of its own.
+    """
+    raw = connection.connection
+    return (len(connection.atomic_blocks) == 1 and not raw.autocommit
+            and raw.info.transaction_status == _TRANSACTION_IDLE and _combines())
+
+
+def _prepares() -> bool:
+    """Whether this engine's statements are prepared (SQL PREPARE, once per connection).
+
+    A prepared statement is a server connection's: not behind a transaction
+    pooler (DISABLE_SERVER_SIDE_CURSORS, which Django asks for there and the
+    site sets for DB_POOLER=pgbouncer). Not where psycopg prepares statements
+    itself (OPTIONS "prepare_threshold" set): psycopg then answers every
+    ROLLBACK with a DEALLOCATE ALL, which would drop ours too.
+    """
+    return (_combines() and getattr(connection.connection, "prepare_threshold", None) is None
+            and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS"))
 
 
 @functools.cache
-def _preparing_cursor_class() -> type | None:
-    """Django's server-binding cursor, made to prepare what it runs; None without psycopg 3.
+def _statement_name(sql: str) -> str:
+    return "taos_idempotency_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
 
-    Imported on first use: the package loads on SQLite and MariaDB hosts
-    that have no PostgreSQL driver.
+
+@functools.cache
+def _numbered(sql: str) -> str:
+    """`sql` with PostgreSQL's $1, $2, ... for its %s placeholders (it has no other %)."""
+    count = itertools.count(1)
+    return re.sub("%s", lambda _: f"${next(count)}", sql)
+
+
+def _send(cursor: Any, sql: str, params: list[Any], *, begin: bool = False,
+          commit: bool = False) -> None:
+    """Run `sql` with `params` in one call, with BEGIN before it or COMMIT after it.
+
+    `begin` (only when `_opens_transaction()`): the statement opens the
+    transaction in the same round trip, and the driver is switched to
+    autocommit so that it sends no BEGIN of its own (the server is inside
+    BEGIN all the same); Django still holds autocommit off, so on the way
+    out it commits or rolls back and restores the driver's autocommit.
+    `commit`: the COMMIT the atomic block's exit would send next goes now.
+    Where `_prepares()`, `sql` runs as `EXECUTE` of a statement prepared on
+    the connection's first use of it (the PREPARE in the same call): parsed
+    and planned once, its parameters still bound client-side. A prepared
+    statement outlives a rolled-back or failed transaction, so it counts as
+    prepared from the call that sent PREPARE on.
     """
-    from django.db.backends.postgresql import psycopg_any
-
-    if not psycopg_any.is_psycopg3:
-        return None
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    class PreparingCursor(ServerBindingCursor):
-        def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None,
-                    binary: bool | None = None) -> Any:
-            # Django connects with prepare_threshold=None, which psycopg reads
-            # as "never prepare", even when asked: lift it for this statement.
-            raw = self.connection
-            saved, raw.prepare_threshold = raw.prepare_threshold, 0
-            try:
-                result = super().execute(query, params,
-                                         prepare=True if prepare is None else prepare,
-                                         binary=binary)
-            finally:
-                raw.prepare_threshold = saved
-            if self._query is None:
-                # psycopg keeps no query text for a prepared run; Django's
-                # statement log (DEBUG, CaptureQueriesContext) reads it here.
-                self._query = _LoggedQuery(query.encode())
-            return result
-
-    return PreparingCursor
-
-
-@dataclasses.dataclass(frozen=True)
-class _LoggedQuery:
-    """What Django's statement log reads of a psycopg cursor's last query (`.query`)."""
-
-    query: bytes
-    params: None = None
+    statements = ["BEGIN"] if begin else []
+    if _prepares():
+        name = _statement_name(sql)
+        done = _prepared.setdefault(connection.connection, set())
+        if name not in done:
+            statements.append(f"PREPARE {name} AS {_numbered(sql)}")
+            done.add(name)
+        statements.append(f"EXECUTE {name}({', '.join(['%s'] * len(params))})")
+    else:
+        statements.append(sql)
+    if commit:
+        statements.append("COMMIT")
+    if begin:
+        connection.connection.autocommit = True
+    cursor.execute("; ".join(statements), params)
+    while cursor.description is None and cursor.nextset():
+        pass  # psycopg 3 answers with the first statement's result: move to the rows
 
 
 def _raise_in_use_on_lock_timeout(exc: OperationalError, wait_seconds: float) -> None:
@@ -157,16 +193,19 @@ class PostgreSQLEngine(Engine):
     def insert_admitted_sql(self, slot_count: int) -> str:
         """The reservation insert admitted by one of the key's `slot_count` slots.
 
-        Params: lock_timeout, the slot lock base, then the 7 inserted values.
-        The insert runs (and may wait on the unique index) only if the
-        statement took one of the key's slots, a transaction-level advisory
-        lock, tried in order; it returns whether it inserted and whether it
-        took a slot. It does not read the row it did not insert (a replay
-        reads it with `select_stored_sql`): that join cost every fresh key a
-        third of the statement's server CPU.
+        Params: lock_timeout, the slot lock base, the 7 inserted values, then
+        key and principal. The insert runs (and may wait on the unique index)
+        only if the statement took one of the key's slots, a transaction-level
+        advisory lock, tried in order; it returns whether it inserted, whether
+        it took a slot and, when it did not insert, the key's row as committed
+        before the statement began (a replay in one round trip). A fresh key
+        never reads the row: the read sits behind a one-time filter on
+        "inserted" (OFFSET 0 keeps the subquery whole, so PostgreSQL gates
+        its index scan rather than filtering the join).
         """
         table, col = table_names()
         columns = ", ".join(col[name] for name in INSERTED_COLUMNS)
+        stored = ", ".join(col[name] for name in STORED_COLUMNS)
         conflict = f"ON CONFLICT ({col['key']}, {col['principal']}) DO NOTHING"
         # CASE tries the slots in order and stops at the first one taken; its
         # conditions are volatile calls, never evaluated ahead. `base` comes once.
@@ -179,7 +218,10 @@ class PostgreSQLEngine(Engine):
             f"inserted AS (INSERT INTO {table} ({columns}) "
             "SELECT %s, %s, %s, %s, %s, %s::timestamptz, %s::timestamptz FROM slot "
             f"{conflict} RETURNING 1) "
-            "SELECT EXISTS (SELECT 1 FROM inserted), EXISTS (SELECT 1 FROM slot)"
+            "SELECT EXISTS (SELECT 1 FROM inserted), EXISTS (SELECT 1 FROM slot), "
+            f"{stored} FROM (SELECT 1) AS one LEFT JOIN (SELECT {stored} FROM {table} "
+            "WHERE NOT EXISTS (SELECT 1 FROM inserted) "
+            f"AND {col['key']} = %s AND {col['principal']} = %s OFFSET 0) AS r ON true"
         )
 
     @functools.cached_property
@@ -232,15 +274,18 @@ class PostgreSQLEngine(Engine):
         params = [_lock_timeout(wait_seconds), slot_lock_base(principal, key),
                   principal, key, method, path, fingerprint, adapt(now), adapt(expires_at)]
         try:
-            with _reservation_cursor() as cursor:
-                cursor.execute(self.insert_admitted_sql(slots.slot_count()), params)
-                inserted, admitted = cursor.fetchone()
+            with connection.cursor() as cursor:
+                _send(cursor, self.insert_admitted_sql(slots.slot_count()),
+                      [*params, key, principal], begin=_opens_transaction())
+                inserted, admitted, *row = cursor.fetchone()
         except OperationalError as exc:
             _raise_in_use_on_lock_timeout(exc, wait_seconds)
             raise
         if inserted:
             return None
-        stored = self.read(principal=principal, key=key)
+        # A row committed while the statement waited is not in its snapshot: read it.
+        stored = _stored_from_row(*row) if row[0] is not None else self.read(
+            principal=principal, key=key)
         if stored is not None and stored.expires_at > now:
             return stored
         if not admitted:
@@ -260,24 +305,18 @@ class PostgreSQLEngine(Engine):
         exit finds the connection idle and sends nothing. Inside an outer
         transaction (a test's, ATOMIC_REQUESTS) it stores only. Django's
         cursor binds parameters client-side (its default), which is what
-        lets two statements share one call; a failed COMMIT raises here,
-        before any response leaves.
+        lets two statements share one call (`_send`); a failed COMMIT raises
+        here, before any response leaves.
         """
         params = self.complete_params(principal=principal, key=key, response=response)
         commits_here = (len(connection.atomic_blocks) == 1 and connection.commit_on_exit
-                        and not connection.needs_rollback
-                        and not connection.features.uses_server_side_binding)
+                        and not connection.needs_rollback and _combines())
         with connection.cursor() as cursor:
-            cursor.execute(self.complete_and_commit_sql if commits_here else self.complete_sql,
-                           params)
-
-    @functools.cached_property
-    def complete_and_commit_sql(self) -> str:
-        return f"{self.complete_sql}; COMMIT"
+            _send(cursor, self.complete_sql, params, commit=commits_here)
 
     def read(self, *, principal: str, key: str) -> StoredResponse | None:
         """Return the stored response of (principal, key); hand-written, as every replay reads it."""
-        with _reservation_cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(self.select_stored_sql, [key, principal])
             row = cursor.fetchone()
         if row is None:
