@@ -152,8 +152,10 @@ if DATABASE_URL:
             raise ImproperlyConfigured("DB_POOLER=pgbouncer needs a postgres:// DATABASE_URL")
         # Transaction pooling: no named cursor may outlive its transaction's
         # server connection, and no statement is prepared on a server
-        # connection another client may get next. The idempotency path's only
-        # setting is set_config(..., true), i.e. SET LOCAL (idempotency.engines.postgresql).
+        # connection another client may get next (psycopg's, and the
+        # idempotency engine's, which it skips with DISABLE_SERVER_SIDE_CURSORS).
+        # The idempotency path's only setting is set_config(..., true), i.e.
+        # SET LOCAL (idempotency.engines.postgresql).
         _db["DISABLE_SERVER_SIDE_CURSORS"] = True
         _db["OPTIONS"] = {"prepare_threshold": None, **_db.get("OPTIONS", {})}
 else:
