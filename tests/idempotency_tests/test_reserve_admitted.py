@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -108,6 +108,21 @@ def test_a_fresh_key_is_reserved_in_one_round_trip_with_its_begin(tmp_path):
     assert f"; EXECUTE {name}(" in first and "ROLLBACK" in rollback
     # Prepared once: the rollback kept it, and the next reservation only runs it.
     assert second.startswith(f'Query "BEGIN; EXECUTE {name}(') and "fresh-2" in second
+
+
+def test_a_statement_dropped_behind_its_back_fails_one_request_then_is_prepared_again():
+    connection.close()
+    with transaction.atomic():
+        assert reserve("before") is None
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # e.g. a pooler's reset, or another library's
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+        reserve("lost")
+    with transaction.atomic():
+        assert reserve("after") is None
+    assert set(services.IdempotencyRecord.objects.values_list("key", flat=True)) >= {
+        "before", "after"}
+    assert not services.IdempotencyRecord.objects.filter(key="lost").exists()
 
 
 @pytest.mark.parametrize("setting", [{"DISABLE_SERVER_SIDE_CURSORS": True},

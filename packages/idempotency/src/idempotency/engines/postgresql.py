@@ -35,7 +35,7 @@ import weakref
 from datetime import datetime
 from typing import Any
 
-from django.db import OperationalError, connection
+from django.db import DatabaseError, OperationalError, connection
 from django.utils import timezone
 
 from idempotency.engines import slots
@@ -51,6 +51,8 @@ from idempotency.stored import StoredResponse
 
 # SQLSTATE of "canceling statement due to lock timeout".
 LOCK_NOT_AVAILABLE = "55P03"
+# SQLSTATE of "prepared statement ... does not exist".
+UNKNOWN_STATEMENT = "26000"
 
 
 def slot_lock_base(principal: str, key: str) -> int:
@@ -125,7 +127,7 @@ def _numbered(sql: str) -> str:
 
 
 def _send(cursor: Any, sql: str, params: list[Any], *, begin: bool = False,
-          commit: bool = False) -> None:
+          commit: bool = False, rows: bool = False) -> None:
     """Run `sql` with `params` in one call, with BEGIN before it or COMMIT after it.
 
     `begin` (only when `_opens_transaction()`): the statement opens the
@@ -134,13 +136,17 @@ def _send(cursor: Any, sql: str, params: list[Any], *, begin: bool = False,
     BEGIN all the same); Django still holds autocommit off, so on the way
     out it commits or rolls back and restores the driver's autocommit.
     `commit`: the COMMIT the atomic block's exit would send next goes now.
+    `rows`: `sql` returns rows; the cursor is left on them.
     Where `_prepares()`, `sql` runs as `EXECUTE` of a statement prepared on
     the connection's first use of it (the PREPARE in the same call): parsed
     and planned once, its parameters still bound client-side. A prepared
     statement outlives a rolled-back or failed transaction, so it counts as
-    prepared from the call that sent PREPARE on.
+    prepared from the call that sent PREPARE on; one the server does not
+    know (SQLSTATE 26000: dropped behind our back) fails its request and is
+    prepared again by the next.
     """
     statements = ["BEGIN"] if begin else []
+    name = ""
     if _prepares():
         name = _statement_name(sql)
         done = _prepared.setdefault(connection.connection, set())
@@ -154,9 +160,15 @@ def _send(cursor: Any, sql: str, params: list[Any], *, begin: bool = False,
         statements.append("COMMIT")
     if begin:
         connection.connection.autocommit = True
-    cursor.execute("; ".join(statements), params)
-    while cursor.description is None and cursor.nextset():
-        pass  # psycopg 3 answers with the first statement's result: move to the rows
+    try:
+        cursor.execute("; ".join(statements), params)
+    except DatabaseError as exc:
+        if name and getattr(exc.__cause__, "sqlstate", None) == UNKNOWN_STATEMENT:
+            _prepared.get(connection.connection, set()).discard(name)
+        raise
+    # psycopg 3 leaves the cursor on the first statement's result (psycopg2 on the last).
+    while rows and cursor.description is None and cursor.nextset():
+        pass
 
 
 def _raise_in_use_on_lock_timeout(exc: OperationalError, wait_seconds: float) -> None:
@@ -276,7 +288,7 @@ class PostgreSQLEngine(Engine):
         try:
             with connection.cursor() as cursor:
                 _send(cursor, self.insert_admitted_sql(slots.slot_count()),
-                      [*params, key, principal], begin=_opens_transaction())
+                      [*params, key, principal], begin=_opens_transaction(), rows=True)
                 inserted, admitted, *row = cursor.fetchone()
         except OperationalError as exc:
             _raise_in_use_on_lock_timeout(exc, wait_seconds)
