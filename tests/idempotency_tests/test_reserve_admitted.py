@@ -103,7 +103,7 @@ def test_a_fresh_key_is_reserved_in_one_round_trip_with_its_begin(tmp_path):
                 transaction.set_rollback(True)
     assert [message.split(" ", 1)[0] for message in sent] == ["Query"] * 4
     first, rollback, second, _ = sent
-    assert re.match(r'Query "BEGIN; PREPARE (taos_idempotency_\w+) AS WITH base AS', first)
+    assert re.match(r'Query "BEGIN; PREPARE (idempotency_\w+) AS WITH base AS', first)
     name = re.search(r"PREPARE (\w+)", first).group(1)
     assert f"; EXECUTE {name}(" in first and "ROLLBACK" in rollback
     # Prepared once: the rollback kept it, and the next reservation only runs it.
@@ -164,7 +164,7 @@ def test_inside_an_outer_transaction_the_statement_goes_alone():
         transaction.set_rollback(True)
     sent = statements(queries)
     assert sent[0].startswith("SAVEPOINT") and "BEGIN" not in sent[1]
-    assert "EXECUTE taos_idempotency_" in sent[1]
+    assert "EXECUTE idempotency_" in sent[1]
 
 
 def test_a_completed_key_answers_its_stored_response_from_the_same_statement():

@@ -116,7 +116,7 @@ def _prepares() -> bool:
 
 @functools.cache
 def _statement_name(sql: str) -> str:
-    return "taos_idempotency_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
+    return "idempotency_" + hashlib.sha256(sql.encode()).hexdigest()[:16]
 
 
 @functools.cache
