@@ -401,7 +401,6 @@ IDEMPOTENCY_CACHE_ALIAS = (
     "idempotency" if REDIS_URL and env_bool("IDEMPOTENCY_REDIS_FAST_PATH", True) else ""
 )
 if IDEMPOTENCY_CACHE_ALIAS:
-    # JSON, never pickles: whoever writes Redis must not run code in the workers.
     CACHES["idempotency"] = redis_cache(ignore_exceptions=False)
 # A key belongs to the agent of an agent token, else to the user.
 IDEMPOTENCY_PRINCIPAL = "access.principals.principal_for"

@@ -161,16 +161,23 @@ def _executed(reply: Reply) -> bool:
     return reply.status_code == 201 and reply.headers.get(REPLAYED) == "false"
 
 
-async def _plain(lab: LabServer, load: Load) -> Samples:
+async def plain_creates(lab: LabServer, load: Load) -> Samples:
+    """Creates without a key on `lab` under `load`."""
     async with BenchClient(lab.url, size=load.concurrency) as client:
         return await drive(lambda i: client.post(NOTES, json=_body()), load=load, check=_created)
 
 
-async def _fresh(lab: LabServer, load: Load) -> Samples:
+async def fresh_creates(lab: LabServer, load: Load) -> Samples:
+    """Creates with a fresh Idempotency-Key each on `lab` under `load`.
+
+    Each must say it ran (`Idempotent-Replayed: false`), except on the
+    control, which ignores the key.
+    """
+    check = _created if lab.name == "control" else _executed
     async with BenchClient(lab.url, size=load.concurrency) as client:
         return await drive(lambda i: client.post(NOTES, json=_body(),
                                                  headers={KEY: secrets.token_urlsafe(18)}),
-                           load=load, check=_executed)
+                           load=load, check=check)
 
 
 async def _replays(lab: LabServer, load: Load) -> Samples:
@@ -197,7 +204,8 @@ async def _complete_key(lab: LabServer) -> None:
     lab.replay_content = first.content
 
 
-def _checked(lab: LabServer, what: str, samples: Samples) -> Samples:
+def checked(lab: LabServer, what: str, samples: Samples) -> Samples:
+    """`samples`, unless a reply was not a 201 (raised with the lab's log tail)."""
     if samples.unexpected({201}):
         raise RuntimeError(f"peer lab {lab.name}, {what}: unexpected answers "
                            f"{samples.status_counts()}\n{lab.server.log_tail(20)}")
@@ -207,26 +215,26 @@ def _checked(lab: LabServer, what: str, samples: Samples) -> Samples:
 async def _side_round(lab: LabServer, rounds: SideRounds, *, load: Load, serial: Load,
                       fresh_first: bool) -> None:
     if lab.name == "control":
-        first = _checked(lab, "no key", await _plain(lab, load))
-        second = _checked(lab, "no key again", await _plain(lab, load))
+        first = checked(lab, "no key", await plain_creates(lab, load))
+        second = checked(lab, "no key again", await plain_creates(lab, load))
         rounds.aa_ratio.append(first.throughput / second.throughput)
         rounds.plain_rps.extend([first.throughput, second.throughput])
         return
     order = ("fresh", "plain") if fresh_first else ("plain", "fresh")
     measured: dict[str, Samples] = {}
     for what in order:
-        run = _fresh if what == "fresh" else _plain
-        measured[what] = _checked(lab, what, await run(lab, load))
+        run = fresh_creates if what == "fresh" else plain_creates
+        measured[what] = checked(lab, what, await run(lab, load))
     rounds.fresh_rps.append(measured["fresh"].throughput)
     rounds.plain_rps.append(measured["plain"].throughput)
     rounds.fresh_ratio.append(measured["fresh"].throughput / measured["plain"].throughput)
     serial_samples: dict[str, Samples] = {}
     for what in order:
-        run = _fresh if what == "fresh" else _plain
-        serial_samples[what] = _checked(lab, f"{what}, concurrency 1", await run(lab, serial))
+        run = fresh_creates if what == "fresh" else plain_creates
+        serial_samples[what] = checked(lab, f"{what}, concurrency 1", await run(lab, serial))
     rounds.added_p50_ms.append(serial_samples["fresh"].latency_ms(50)
                                - serial_samples["plain"].latency_ms(50))
-    replays = _checked(lab, "replay", await _replays(lab, load))
+    replays = checked(lab, "replay", await _replays(lab, load))
     rounds.replay_ratio.append(replays.throughput / measured["fresh"].throughput)
 
 
@@ -321,8 +329,8 @@ async def peer_column(site: Site) -> list[MeasureRow]:
             for lab in labs:
                 if lab.name != "control":
                     await _complete_key(lab)
-                    await _fresh(lab, warm)
-                await _plain(lab, warm)
+                    await fresh_creates(lab, warm)
+                await plain_creates(lab, warm)
             for n in range(config.rounds):
                 ordered = labs if n % 2 == 0 else labs[::-1]
                 for lab in ordered:

@@ -30,32 +30,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import resource
 import secrets
 import statistics
 import sys
 import tempfile
-import uuid
 from pathlib import Path
+from typing import Any
 
-SIDE_ENV = {
-    "control": {"PEER_LAB_SIDE": "control"},
-    "drf": {"PEER_LAB_SIDE": "drf"},
-    "ours": {"PEER_LAB_SIDE": "ours"},
-    "ours_db": {"PEER_LAB_SIDE": "ours", "IDEMPOTENCY_REDIS_FAST_PATH": "0"},
-}
 PARTIES = ("app", "postgres", "redis", "client")
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:  # gone meanwhile
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+# Of the peer column's sides (bench/scenarios/peer.py: SIDES); not its --peer-baseline ones.
+SIDE_NAMES = ("control", "drf", "ours", "ours_db")
 
 
 def _named(command: str) -> list[int]:
+    """Return the PIDs of the processes whose command name is `command`."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -67,45 +55,17 @@ def _named(command: str) -> list[int]:
     return pids
 
 
-def _snapshot(server: object) -> dict[str, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "app": server.cpu_seconds(),  # type: ignore[attr-defined]
-        "postgres": sum(_cpu_seconds(pid) for pid in _named("postgres")),
-        "redis": sum(_cpu_seconds(pid) for pid in _named("redis-server")),
-        "client": own.ru_utime + own.ru_stime,
-    }
+def _servers_cpu() -> dict[str, float]:
+    from harness.processes import cpu_seconds
 
-
-async def _load(url: str, *, keyed: bool, requests: int, concurrency: int) -> float:
-    """Send `requests` creates; return the seconds they took. Every answer must be a 201."""
-    import aiohttp
-
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for n in range(requests):
-        queue.put_nowait(n)
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        while not queue.empty():
-            queue.get_nowait()
-            headers = {"Idempotency-Key": str(uuid.uuid4())} if keyed else {}
-            body = {"title": f"split {secrets.token_hex(4)}", "body": "a note"}
-            async with session.post(f"{url}/notes/", json=body, headers=headers) as reply:
-                await reply.read()
-                if reply.status != 201:
-                    raise RuntimeError(f"{url}/notes/ answered {reply.status}")
-
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        started = asyncio.get_running_loop().time()
-        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-        return asyncio.get_running_loop().time() - started
+    return {"postgres": sum(cpu_seconds(pid) for pid in _named("postgres")),
+            "redis": sum(cpu_seconds(pid) for pid in _named("redis-server"))}
 
 
 def main(argv: list[str] | None = None) -> int:
     from bench.dbtools import bench_database_name, drop_server_database, recreate_server_database
-    from bench.engines import base_env, run_django
-    from bench.scenarios.peer import LAB_APP, LAB_SETTINGS, theirs_installed
+    from bench.engines import _delete_redis_keys, base_env, run_django
+    from bench.scenarios.peer import LAB_APP, LAB_SETTINGS, SIDES, LabServer, theirs_installed
     from harness.gunicorn import GunicornServer
 
     parser = argparse.ArgumentParser(prog="python -m bench.tools.cost_split",
@@ -113,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine", choices=("postgres-redis", "sqlite"),
                         default="postgres-redis")
     parser.add_argument("--sides", default="control,drf,ours,ours_db",
-                        help="comma-separated, of " + ", ".join(SIDE_ENV))
+                        help="comma-separated, of " + ", ".join(SIDE_NAMES))
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=16)
@@ -125,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sides = [side for side in args.sides.split(",") if side]
-    unknown = [side for side in sides if side not in SIDE_ENV]
+    unknown = [side for side in sides if side not in SIDE_NAMES]
     if unknown:
         parser.error(f"unknown side(s): {', '.join(unknown)}")
     if args.engine == "sqlite":
@@ -146,17 +106,20 @@ def main(argv: list[str] | None = None) -> int:
                         "PEER_LAB_REDIS_URL": args.redis_url})
         else:
             env["PEER_LAB_SQLITE_PATH"] = str(Path(tmp) / "lab.sqlite3")
-        servers: dict[str, GunicornServer] = {}
+        labs: list[Any] = []
         try:
             run_django({**env, "PEER_LAB_SIDE": "ours"}, "-m", "django", "migrate", "-v0")
             for side in sides:
-                servers[side] = GunicornServer(
-                    env={**env, **SIDE_ENV[side]}, workers=args.workers, app=LAB_APP,
-                    log_path=Path(tmp) / f"{side}.log").start()
-            rows = _measure(servers, args)
+                lab_side, settings, _ = SIDES[side]
+                server = GunicornServer(
+                    env={**env, "PEER_LAB_SIDE": lab_side, **settings}, workers=args.workers,
+                    app=LAB_APP, log_path=Path(tmp) / f"{side}.log")
+                labs.append(LabServer(name=side, url=server.url, server=server))
+                server.start()
+            rows = asyncio.run(_measure(labs, args))
         finally:
-            for server in servers.values():
-                server.stop()
+            for lab in labs:
+                lab.server.stop()
             if args.engine == "postgres-redis":
                 drop_server_database("postgresql", args.pg_url)
                 _delete_redis_keys(args.redis_url, prefix)
@@ -164,39 +127,33 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _measure(servers: dict[str, object], args: argparse.Namespace,
-             ) -> dict[str, dict[str, float]]:
-    loads = [(side, keyed) for side in servers
-             for keyed in ((False, True) if side == "control" else (True,))]
-    for side, keyed in loads:  # warm-up: connections, imports, caches
-        asyncio.run(_load(servers[side].url, keyed=keyed, requests=200,  # type: ignore[attr-defined]
-                          concurrency=args.concurrency))
+async def _measure(labs: list[Any], args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Each side's loads, alternated over the rounds; medians per party and requests/s."""
+    from bench.load import Load
+    from bench.scenarios.peer import checked, fresh_creates, plain_creates
+
+    loads = [(lab, keyed) for lab in labs
+             for keyed in ((False, True) if lab.name == "control" else (True,))]
+    warm = Load(concurrency=args.concurrency, requests=200)
+    load = Load(concurrency=args.concurrency, requests=args.requests)
+    for lab, keyed in loads:  # connections, imports, caches
+        await (fresh_creates if keyed else plain_creates)(lab, warm)
     samples: dict[str, list[dict[str, float]]] = {}
     for n in range(args.rounds):
-        for side, keyed in (loads if n % 2 == 0 else loads[::-1]):
-            server = servers[side]
-            before = _snapshot(server)
-            seconds = asyncio.run(_load(server.url, keyed=keyed,  # type: ignore[attr-defined]
-                                        requests=args.requests,
-                                        concurrency=args.concurrency))
-            after = _snapshot(server)
-            sample = {party: (after[party] - before[party]) / args.requests * 1e6
-                      for party in PARTIES}
-            sample["rps"] = args.requests / seconds
-            label = f"{side}, {'fresh key' if keyed else 'no key'}"
+        for lab, keyed in (loads if n % 2 == 0 else loads[::-1]):
+            label = f"{lab.name}, {'fresh key' if keyed else 'no key'}"
+            app, servers = lab.server.cpu_seconds(), _servers_cpu()
+            done = checked(lab, label, await (fresh_creates if keyed else plain_creates)(lab, load))
+            after = _servers_cpu()
+            sample = {party: (after[party] - servers[party]) / args.requests * 1e6
+                      for party in ("postgres", "redis")}
+            sample["app"] = (lab.server.cpu_seconds() - app) / args.requests * 1e6
+            sample["client"] = done.client_cpu / args.requests * 1e6
+            sample["rps"] = done.throughput
             samples.setdefault(label, []).append(sample)
     return {label: {measure: statistics.median(s[measure] for s in runs)
                     for measure in (*PARTIES, "rps")}
             for label, runs in samples.items()}
-
-
-def _delete_redis_keys(url: str, prefix: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-    if keys:
-        client.delete(*keys)
 
 
 def _print(rows: dict[str, dict[str, float]], args: argparse.Namespace) -> None:

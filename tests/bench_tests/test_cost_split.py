@@ -12,9 +12,9 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
 import pytest
+
+from bench.running_site import _with_database_suffix
 
 pytestmark = [pytest.mark.live, pytest.mark.bench]
 
@@ -49,10 +49,9 @@ def test_sqlite_counts_the_app_and_the_client_of_each_side():
 @pytest.mark.skipif(not (DATABASE_URL.startswith("postgres") and REDIS_URL),
                     reason="needs DATABASE_URL=postgres://... and REDIS_URL")
 def test_postgres_redis_counts_the_database_and_redis_too():
-    parts = urlsplit(DATABASE_URL)
-    bench_url = urlunsplit(parts._replace(path=parts.path.rstrip("/") + "_bench_split"))
     rows = _split("--engine", "postgres-redis", "--sides", "control,ours,ours_db",
-                  "--pg-url", bench_url, "--redis-url", REDIS_URL)
+                  "--pg-url", _with_database_suffix(DATABASE_URL, "_bench_split"),
+                  "--redis-url", REDIS_URL)
     assert int(rows["ours, fresh key"]["postgres"]) > 0
     assert int(rows["ours, fresh key"]["redis"]) >= 0
     assert int(rows["ours_db, fresh key"]["postgres"]) > 0

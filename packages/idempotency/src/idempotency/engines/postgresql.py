@@ -89,6 +89,15 @@ def _combines() -> bool:
     return not connection.features.uses_server_side_binding
 
 
+def _outermost() -> bool:
+    """Whether the current atomic block is the connection's outermost and statements combine.
+
+    Then its BEGIN and COMMIT are the request's own, free to travel with a
+    statement of ours.
+    """
+    return len(connection.atomic_blocks) == 1 and _combines()
+
+
 def _opens_transaction() -> bool:
     """Whether the next statement opens the connection's outermost transaction.
 
@@ -97,8 +106,8 @@ def _opens_transaction() -> bool:
     first: a round trip of its own.
     """
     raw = connection.connection
-    return (len(connection.atomic_blocks) == 1 and not raw.autocommit
-            and raw.info.transaction_status == _TRANSACTION_IDLE and _combines())
+    return (_outermost() and not raw.autocommit
+            and raw.info.transaction_status == _TRANSACTION_IDLE)
 
 
 def _prepares() -> bool:
@@ -321,13 +330,18 @@ class PostgreSQLEngine(Engine):
         here, before any response leaves.
         """
         params = self.complete_params(principal=principal, key=key, response=response)
-        commits_here = (len(connection.atomic_blocks) == 1 and connection.commit_on_exit
-                        and not connection.needs_rollback and _combines())
+        commits_here = (_outermost() and connection.commit_on_exit
+                        and not connection.needs_rollback)
         with connection.cursor() as cursor:
             _send(cursor, self.complete_sql, params, commit=commits_here)
 
     def read(self, *, principal: str, key: str) -> StoredResponse | None:
-        """Return the stored response of (principal, key); hand-written, as every replay reads it."""
+        """Return the stored response of (principal, key), hand-written.
+
+        What the reservation statement cannot return: the row of a holder that
+        committed while the statement waited, and a key the usual path
+        (`reserve`) found taken.
+        """
         with connection.cursor() as cursor:
             cursor.execute(self.select_stored_sql, [key, principal])
             row = cursor.fetchone()
